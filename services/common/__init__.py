@@ -1,0 +1,1 @@
+"""Concerns shared by every tracelab service: config, telemetry, HTTP, errors, logs."""

@@ -1,0 +1,95 @@
+"""The common shape of an aiohttp service: JSON errors, health, traceresponse."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from services.common import health, telemetry
+from services.common.config import ServiceSettings
+from services.common.errors import ApiError, error_body, status_code_name
+from services.common.validation import parse_json_object
+
+log = logging.getLogger(__name__)
+
+AsyncReadinessChecks = Callable[[], Awaitable[Mapping[str, bool]]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def _no_dependencies() -> Mapping[str, bool]:
+    return {}
+
+
+def create_aiohttp_app(
+    settings: ServiceSettings, readiness: AsyncReadinessChecks | None = None
+) -> web.Application:
+    """An aiohttp app with JSON errors, ``/healthz``, ``/readyz`` and ``traceresponse``.
+
+    The tracing middleware is added by the aiohttp server instrumentation
+    (``telemetry.init``) in front of the error middleware, so errors are
+    mapped inside the server span.
+    """
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    check = readiness or _no_dependencies
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response(health.liveness())
+
+    async def readyz(_: web.Request) -> web.Response:
+        body, status = health.readiness(await check())
+        return web.json_response(body, status=status)
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+def json_error(status: int, code: str, message: str) -> web.Response:
+    """A JSON error response in the common format."""
+    return web.json_response(error_body(status, code, message), status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into a JSON error and add ``traceresponse``."""
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = web.json_response(exc.body(), status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = json_error(exc.status, status_code_name(exc.status), exc.reason)
+    except Exception as exc:
+        span = trace.get_current_span()
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        response = json_error(500, "internal_error", "internal server error")
+    value = telemetry.traceresponse()
+    if value:
+        response.headers["traceresponse"] = value
+    return response
+
+
+async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
+    """The request body as a JSON object (raises 400/413/415)."""
+    too_large = ApiError(413, "payload_too_large", f"request body exceeds {max_bytes} bytes")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise too_large
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise too_large from None
+    return parse_json_object(raw, request.content_type, max_bytes)
+
+
+def bearer_header(request: web.Request) -> Mapping[str, str]:
+    """The caller's Authorization header, to forward to auth (empty when absent)."""
+    value = request.headers.get("Authorization")
+    return {"Authorization": value} if value else {}

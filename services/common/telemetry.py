@@ -1,0 +1,169 @@
+"""The one place that sets up OpenTelemetry for a tracelab service process.
+
+Everything is driven by the standard ``OTEL_*`` environment variables:
+``OTEL_SDK_DISABLED``, ``OTEL_TRACES_SAMPLER``/``_ARG``,
+``OTEL_EXPORTER_OTLP_*``, ``OTEL_BSP_*``, ``OTEL_RESOURCE_ATTRIBUTES``,
+``OTEL_SERVICE_NAME``. Call :func:`init` once per process, after any fork
+(gunicorn runs it in each worker), before the app handles requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from opentelemetry import propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from services.common.config import env_bool
+
+log = logging.getLogger(__name__)
+
+# Health probes run every few seconds; their spans would drown the real traffic.
+DEFAULT_EXCLUDED_URLS = "/healthz,/readyz"
+
+
+@dataclass
+class TelemetryState:
+    """What :func:`init` set up in this process."""
+
+    service_name: str
+    provider: TracerProvider | None
+    pid: int
+
+
+_state: TelemetryState | None = None
+
+
+def sdk_disabled() -> bool:
+    """True when ``OTEL_SDK_DISABLED`` turns the SDK off (API calls become no-ops)."""
+    return env_bool("OTEL_SDK_DISABLED", False)
+
+
+def build_resource(service_name: str, service_version: str, environment: str) -> Resource:
+    """The service's resource; ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES`` win."""
+    attributes = {
+        "service.version": service_version,
+        # deployment.environment is what DESIGN.md names; semconv 1.27+ renamed it
+        # deployment.environment.name, and backends read one or the other.
+        "deployment.environment": environment,
+        "deployment.environment.name": environment,
+    }
+    resource = Resource.create(attributes)
+    if not os.environ.get("OTEL_SERVICE_NAME"):
+        resource = resource.merge(Resource({"service.name": service_name}))
+    return resource
+
+
+def build_exporter() -> SpanExporter:
+    """An OTLP span exporter for ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL``."""
+    protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
+    )
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not one of grpc, http/protobuf")
+
+
+def set_propagators() -> None:
+    """W3C tracecontext + baggage, unless ``OTEL_PROPAGATORS`` chose otherwise."""
+    if not os.environ.get("OTEL_PROPAGATORS"):
+        propagate.set_global_textmap(
+            CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+        )
+
+
+def instrument_libraries() -> None:
+    """Instrument requests, aiohttp (client and server) and psycopg; idempotent."""
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+    from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    # The aiohttp server instrumentor patches web.Application so every app
+    # built afterwards gets the tracing middleware first in its chain.
+    for instrumentor in (
+        RequestsInstrumentor(),
+        AioHttpClientInstrumentor(),
+        AioHttpServerInstrumentor(),
+    ):
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
+    psycopg = PsycopgInstrumentor()
+    if not psycopg.is_instrumented_by_opentelemetry:
+        # The commenter would append trace ids to SQL text, defeating statement caches.
+        psycopg.instrument(enable_commenter=False, capture_parameters=False)
+
+
+def _set_instrumentation_defaults() -> None:
+    # Opt in to the stable HTTP semantic conventions (http.request.method, ...).
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+    os.environ.setdefault("OTEL_PYTHON_EXCLUDED_URLS", DEFAULT_EXCLUDED_URLS)
+
+
+# Instrumentation modules read these once, when first used; set them on import
+# of this module, which every service imports before any instrumentation.
+_set_instrumentation_defaults()
+
+
+def init(
+    service_name: str,
+    *,
+    service_version: str = "0.0.0",
+    environment: str = "local",
+    span_processor: SpanProcessor | None = None,
+) -> TelemetryState:
+    """Set the tracer provider, resource, propagators, sampler and exporter.
+
+    ``span_processor`` replaces the OTLP batch processor (unit tests pass a
+    simple processor over an in-memory exporter). Calling ``init`` again in
+    the same process returns the first state; after a fork the child gets
+    its own provider, so no exporter thread is shared between workers.
+    """
+    global _state
+    if _state is not None and _state.pid == os.getpid():
+        return _state
+    set_propagators()
+    provider: TracerProvider | None = None
+    if sdk_disabled():
+        log.info("OTEL_SDK_DISABLED is true: tracing is off for %s", service_name)
+    else:
+        # sampler=None makes the SDK read OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG.
+        resource = build_resource(service_name, service_version, environment)
+        provider = TracerProvider(resource=resource)
+        provider.add_span_processor(span_processor or BatchSpanProcessor(build_exporter()))
+        trace.set_tracer_provider(provider)
+    instrument_libraries()
+    _state = TelemetryState(service_name=service_name, provider=provider, pid=os.getpid())
+    return _state
+
+
+def shutdown() -> None:
+    """Flush and stop the exporter of this process (call on worker exit)."""
+    if _state is not None and _state.provider is not None and _state.pid == os.getpid():
+        _state.provider.shutdown()
+
+
+def tracer(name: str) -> trace.Tracer:
+    """A tracer for manual business-step spans of module ``name``."""
+    return trace.get_tracer(name)
+
+
+def traceresponse() -> str | None:
+    """The W3C ``traceresponse`` value for the active span, or None without one."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"

@@ -1,0 +1,41 @@
+"""Unit tests run every service in-process with an in-memory span exporter."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from services.common import telemetry
+
+_EXPORTER = InMemorySpanExporter()
+# One global provider for the whole unit run: OpenTelemetry allows setting it once.
+telemetry.init("tracelab-unit", span_processor=SimpleSpanProcessor(_EXPORTER))
+
+
+class SpanRecorder:
+    """The spans finished since the test started, with small lookup helpers."""
+
+    def __init__(self, exporter: InMemorySpanExporter) -> None:
+        self.exporter = exporter
+
+    def all(self):
+        """Every finished span, in finishing order."""
+        return list(self.exporter.get_finished_spans())
+
+    def named(self, name: str):
+        """The finished spans called ``name``."""
+        return [span for span in self.all() if span.name == name]
+
+    def one(self, name: str):
+        """The single finished span called ``name`` (fails on zero or several)."""
+        found = self.named(name)
+        assert len(found) == 1, f"expected one span {name!r}, got {[s.name for s in self.all()]}"
+        return found[0]
+
+
+@pytest.fixture
+def spans() -> SpanRecorder:
+    """Spans recorded during this test only."""
+    _EXPORTER.clear()
+    return SpanRecorder(_EXPORTER)
