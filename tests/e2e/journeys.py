@@ -1,0 +1,111 @@
+"""Drive each user journey of DESIGN.md section 3 through the frontend."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from tracelab.shapes.matcher import match
+from tracelab.shapes.shape import load_shape
+
+SHAPES = Path(__file__).resolve().parents[1] / "shapes"
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    """A seed user with a fresh token."""
+
+    user_id: int
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def trace_id_of(response: requests.Response) -> str:
+    """The trace id from a response's W3C ``traceresponse`` header."""
+    header = response.headers.get("traceresponse")
+    assert header, f"no traceresponse header on {response.request.method} {response.url}"
+    version, trace_id, span_id, flags = header.split("-")
+    assert version == "00" and len(trace_id) == 32 and len(span_id) == 16 and len(flags) == 2
+    return trace_id
+
+
+@dataclass(frozen=True)
+class Journey:
+    """One journey: how to drive it, the status it answers, its golden shape."""
+
+    name: str
+    expected_status: int
+    drive: Callable[[requests.Session, str, object], requests.Response]
+
+    @property
+    def shape_path(self) -> Path:
+        return SHAPES / f"{self.name}.yaml"
+
+
+def _login(http, url, login) -> requests.Response:
+    from services.db.seed import seed_password, seed_user
+
+    return http.post(
+        f"{url}/api/login",
+        json={"email": seed_user(2).email, "password": seed_password(2)},
+        timeout=10,
+    )
+
+
+def _profile(http, url, login) -> requests.Response:
+    user = login(3)
+    return http.get(f"{url}/api/users/{user.user_id}", headers=user.headers, timeout=10)
+
+
+def _dashboard(http, url, login) -> requests.Response:
+    user = login(4)
+    return http.get(f"{url}/api/dashboard", headers=user.headers, timeout=10)
+
+
+def _bad_token(http, url, login) -> requests.Response:
+    headers = {"Authorization": "Bearer not-a-real-token"}
+    return http.get(f"{url}/api/users/1", headers=headers, timeout=10)
+
+
+def _not_found(http, url, login) -> requests.Response:
+    user = login(5)
+    return http.get(f"{url}/api/users/999999", headers=user.headers, timeout=10)
+
+
+JOURNEYS = [
+    Journey("login", 200, _login),
+    Journey("profile", 200, _profile),
+    Journey("dashboard", 200, _dashboard),
+    Journey("bad_token", 401, _bad_token),
+    Journey("not_found", 404, _not_found),
+]
+
+
+def wait_for_match(client, shape_path: Path, trace_id: str, timeout: float = 30.0):
+    """Poll the backend until the trace matches the shape; return the last result.
+
+    Spans reach the backend in batches, so an early fetch may see half a
+    trace: keep fetching until it matches or the time is up, then return the
+    last (failing) result so its diff explains what was missing.
+    """
+    shape = load_shape(shape_path)
+    deadline = time.monotonic() + timeout
+    result = None
+    trace = None
+    while True:
+        trace = client.get_trace(trace_id)
+        if trace is not None:
+            result = match(shape, trace)
+            if result.ok:
+                return result, trace
+        if time.monotonic() > deadline:
+            return result, trace
+        time.sleep(0.25)

@@ -1,0 +1,60 @@
+"""No seed password or issued token ever reaches a span or a log line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import requests
+
+from services.db.seed import seed_password
+from tests.e2e.journeys import trace_id_of
+from tracelab.shapes.backends import JaegerClient
+
+pytestmark = pytest.mark.e2e
+
+SERVICES = ("frontend", "gateway", "auth", "user", "db")
+
+
+def _all_exported_spans(jaeger_url: str) -> str:
+    """Every span Jaeger holds for our services, as one JSON text."""
+    chunks = []
+    for service in SERVICES:
+        response = requests.get(
+            f"{jaeger_url}/api/traces",
+            params={"service": service, "limit": 2000, "lookback": "2h"},
+            timeout=30,
+        )
+        response.raise_for_status()
+        data = response.json()["data"]
+        assert data, f"Jaeger holds no trace of {service}"
+        chunks.append(json.dumps(data))
+    return "\n".join(chunks)
+
+
+def test_no_secret_in_spans_or_logs(http, frontend_url, login, stack):
+    users = [login(n) for n in range(20, 30)]
+    for user in users:
+        http.get(f"{frontend_url}/api/dashboard", headers=user.headers, timeout=10)
+        http.get(f"{frontend_url}/api/users/{user.user_id}", headers=user.headers, timeout=10)
+    secrets = [seed_password(n) for n in range(20, 30)]
+    secrets += [user.token for user in users]
+    # The signature part alone is enough to forge nothing, but must not leak either.
+    secrets += [user.token.rsplit(".", 1)[-1] for user in users]
+
+    # The batch processors flush within a second; wait until the last trace is in.
+    last = http.get(f"{frontend_url}/api/dashboard", headers=users[-1].headers, timeout=10)
+    JaegerClient(stack.urls["jaeger"]).wait_for_trace(
+        trace_id_of(last), services=SERVICES, timeout=30
+    )
+
+    spans_text = _all_exported_spans(stack.urls["jaeger"])
+    logs = {
+        path.name: path.read_text(errors="replace") for path in Path(stack.log_dir).glob("*.log")
+    }
+    assert logs, "the stack wrote no logs"
+    for secret in secrets:
+        assert secret not in spans_text, "a secret was exported in a span"
+        for name, text in logs.items():
+            assert secret not in text, f"a secret was written to {name}"
