@@ -40,9 +40,16 @@ def create_flask_app(
 
 def json_body(max_bytes: int) -> dict[str, Any]:
     """The current request's body as a JSON object (raises 400/413/415)."""
+    too_large = ApiError(413, "payload_too_large", f"request body exceeds {max_bytes} bytes")
     if request.content_length is not None and request.content_length > max_bytes:
-        raise ApiError(413, "payload_too_large", f"request body exceeds {max_bytes} bytes")
-    return parse_json_object(request.get_data(cache=True), request.content_type, max_bytes)
+        raise too_large
+    raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # werkzeug silently cuts a streamed (chunked) body at MAX_CONTENT_LENGTH:
+        # one that reached the limit cannot be told from one that went past it.
+        raise too_large
+    return parse_json_object(raw, request.content_type, max_bytes)
 
 
 def bearer_token() -> str | None:

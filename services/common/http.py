@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import aiohttp
@@ -19,6 +20,8 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from services.common.errors import ApiError, status_code_name
+
+log = logging.getLogger(__name__)
 
 
 def downstream_error(service: str, status: int, payload: Any) -> ApiError:
@@ -43,6 +46,13 @@ def _record(exc: ApiError) -> ApiError:
     if exc.status >= 500:
         span.record_exception(exc)
     return exc
+
+
+def _unreachable(service: str, exc: Exception) -> ApiError:
+    # The connection error names internal hosts and ports: log it, but never
+    # hand it to a caller that may be on the internet.
+    log.warning("%s unreachable: %s", service, exc)
+    return _record(ApiError(503, "service_unavailable", f"{service} is unreachable"))
 
 
 def _decode(body: bytes) -> Any:
@@ -84,9 +94,7 @@ class AsyncJsonClient:
         except TimeoutError:
             raise _record(ApiError(504, "gateway_timeout", f"{self.service} timed out")) from None
         except aiohttp.ClientError as exc:
-            raise _record(
-                ApiError(503, "service_unavailable", f"{self.service} unreachable: {exc}")
-            ) from None
+            raise _unreachable(self.service, exc) from None
         payload = _decode(body)
         if response.status >= 400:
             raise _record(downstream_error(self.service, response.status, payload))
@@ -138,9 +146,7 @@ class SyncJsonClient:
         except requests.Timeout:
             raise _record(ApiError(504, "gateway_timeout", f"{self.service} timed out")) from None
         except requests.RequestException as exc:
-            raise _record(
-                ApiError(503, "service_unavailable", f"{self.service} unreachable: {exc}")
-            ) from None
+            raise _unreachable(self.service, exc) from None
         payload = _decode(response.content)
         if response.status_code >= 400:
             raise _record(downstream_error(self.service, response.status_code, payload))
