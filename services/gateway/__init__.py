@@ -1,0 +1,1 @@
+"""The gateway: the edge API that authenticates every call and fans out to user."""

@@ -1,0 +1,1 @@
+"""The user service: profiles and activity, read through the db service."""

@@ -1,0 +1,30 @@
+"""Build the user service's aiohttp application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+
+from aiohttp import web
+
+from services.common.aiohttp_support import create_aiohttp_app
+from services.db.client import DbAsyncClient
+from services.user.routes import DB_CLIENT, add_routes
+from services.user.settings import Settings
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The user service app; its db client lives from startup to cleanup."""
+
+    async def readiness() -> Mapping[str, bool]:
+        return {"db": await app[DB_CLIENT].healthy()}
+
+    app = create_aiohttp_app(settings.service, readiness)
+
+    async def db_client(app: web.Application) -> AsyncIterator[None]:
+        app[DB_CLIENT] = DbAsyncClient(settings.db_url, settings.service.http_timeout_s)
+        yield
+        await app[DB_CLIENT].close()
+
+    app.cleanup_ctx.append(db_client)
+    add_routes(app)
+    return app
