@@ -1,0 +1,1 @@
+"""The auth service: login (password check, token issue) and token verification."""

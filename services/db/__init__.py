@@ -1,0 +1,1 @@
+"""The db service: the data service that owns the PostgreSQL schema."""

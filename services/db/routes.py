@@ -1,0 +1,68 @@
+"""HTTP handlers of the db service."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, request
+
+from services.common.errors import BadRequest, NotFound
+from services.common.flask_support import json_body
+from services.common.validation import parse_positive_int, require_fields
+from services.db.store import UserStore
+
+DEFAULT_ACTIVITY_LIMIT = 10
+MAX_ACTIVITY_LIMIT = 100
+
+
+def _user_id(raw: str) -> int:
+    return parse_positive_int(raw, "user id")
+
+
+def _activity_limit() -> int:
+    raw = request.args.get("limit")
+    if raw is None:
+        return DEFAULT_ACTIVITY_LIMIT
+    limit = parse_positive_int(raw, "limit")
+    if limit > MAX_ACTIVITY_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_ACTIVITY_LIMIT}", "invalid_parameter")
+    return limit
+
+
+def _no_such_user() -> NotFound:
+    return NotFound("no such user", "user_not_found")
+
+
+def register(app: Flask, store: UserStore, max_body_bytes: int) -> None:
+    """Register the db service's endpoints on ``app``."""
+
+    @app.post("/users/lookup")
+    def lookup_user() -> Response:
+        """``POST /users/lookup {"email"}``: the user's id, email and password hash."""
+        fields = require_fields(json_body(max_body_bytes), {"email": str})
+        # Emails are stored lower-case (the schema checks it).
+        credentials = store.find_credentials(fields["email"].strip().lower())
+        if credentials is None:
+            raise _no_such_user()
+        return jsonify(
+            {
+                "id": credentials.id,
+                "email": credentials.email,
+                "password_hash": credentials.password_hash,
+            }
+        )
+
+    @app.get("/users/<user_id>")
+    def get_user(user_id: str) -> Response:
+        """``GET /users/<id>``: the user's public profile."""
+        profile = store.find_profile(_user_id(user_id))
+        if profile is None:
+            raise _no_such_user()
+        return jsonify(profile)
+
+    @app.get("/users/<user_id>/activity")
+    def get_activity(user_id: str) -> Response:
+        """``GET /users/<id>/activity?limit=N``: the newest entries first."""
+        uid, limit = _user_id(user_id), _activity_limit()
+        items = store.list_activity(uid, limit)
+        if items is None:
+            raise _no_such_user()
+        return jsonify({"items": items})
