@@ -45,6 +45,9 @@ class _GunicornService(BaseApplication):
             "accesslog": None,
             "loglevel": s.log_level.lower(),
             "proc_name": f"tracelab-{s.name}",
+            # gunicorn 27's control socket defaults to one path per user, which
+            # every service on the machine would share; the lab has no use for it.
+            "control_socket_disable": True,
             "worker_exit": lambda _server, _worker: telemetry.shutdown(),
         }
         for key, value in options.items():
