@@ -1,0 +1,79 @@
+# One image for the five tracelab services (frontend, gateway, auth, user, db).
+#
+#   docker build -t tracelab-service:0.1.0 .
+#   docker run -e SERVICE=gateway -p 8081:8081 tracelab-service:0.1.0
+#
+# The service is chosen at run time by the SERVICE environment variable
+# (Compose and Kubernetes set it per container); `--build-arg SERVICE=...`
+# only changes the default. Dependencies come from uv.lock exactly
+# (`uv sync --frozen --no-dev`); the image runs as an unprivileged user and
+# holds no compiler, no uv and no source tree, only the virtualenv.
+#
+# The base images are pinned; docker-compose.yml passes the same values from
+# .env (PYTHON_IMAGE, UV_IMAGE), and tests/config checks that they agree.
+
+ARG PYTHON_IMAGE=python:3.11.14-slim-trixie
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.8
+
+FROM ${UV_IMAGE} AS uv
+
+# ---------------------------------------------------------------- build stage
+FROM ${PYTHON_IMAGE} AS build
+
+COPY --from=uv /uv /usr/local/bin/uv
+
+# Byte-compile at install time (faster start), copy instead of hard-linking
+# from the cache mount, and never let uv download another interpreter: the
+# virtualenv must use the base image's Python, the same one the runtime has.
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+
+WORKDIR /src
+
+# Dependencies first, in their own layer: rebuilt only when the lock changes.
+COPY pyproject.toml uv.lock README.md ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-install-project
+
+# Then the project itself, installed as a regular (non-editable) package so
+# the runtime stage needs the virtualenv only.
+COPY services ./services
+COPY tracelab ./tracelab
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-editable
+
+# -------------------------------------------------------------- runtime stage
+FROM ${PYTHON_IMAGE} AS runtime
+
+ARG SERVICE=frontend
+
+RUN groupadd --system --gid 10001 tracelab \
+    && useradd --system --uid 10001 --gid tracelab --home-dir /app \
+       --no-create-home --shell /usr/sbin/nologin tracelab
+
+COPY --from=build /app/.venv /app/.venv
+
+# BIND_HOST: containers listen on every interface (docs/architecture.md).
+# XDG_RUNTIME_DIR: gunicorn puts its control socket there; /tmp is the one
+# writable place (an emptyDir in Kubernetes, where the root fs is read-only).
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    BIND_HOST=0.0.0.0 \
+    XDG_RUNTIME_DIR=/tmp \
+    SERVICE=${SERVICE}
+
+WORKDIR /app
+USER 10001:10001
+
+EXPOSE 8080 8081 8082 8083 8084
+
+# Every service answers /readyz; urllib raises (exit 1) on a non-2xx answer.
+# PORT is optional: each service has its own default port.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=5 \
+    CMD ["python", "-c", "import os, urllib.request; d = dict(frontend=8080, gateway=8081, auth=8082, user=8083, db=8084); p = os.environ.get('PORT') or d[os.environ['SERVICE']]; urllib.request.urlopen(f'http://127.0.0.1:{p}/readyz', timeout=2)"]
+
+# exec: the service becomes PID 1 and gets SIGTERM directly.
+CMD ["/bin/sh", "-c", "exec python -m \"services.${SERVICE}\""]

@@ -1,0 +1,102 @@
+# Docker Compose and Kubernetes targets of tracelab, included by the root
+# Makefile (`include mk/deploy.mk`). docs/deploy.md explains each mode.
+#
+#   make compose-up        build the service image, start everything, wait for
+#                          every healthcheck, print the URLs
+#   make compose-down      stop and remove the containers (add COMPOSE_DOWN_FLAGS=-v
+#                          to drop the volumes: database, traces, metrics)
+#   make compose-logs      follow the logs (C=<service> for one)
+#   make compose-status    containers, health and published ports
+#   make test-compose      the e2e trace-shape tests against the Compose stack
+#   make k8s-render        write the rendered manifests of K8S_OVERLAY to build/k8s/
+#   make k8s-up            apply K8S_OVERLAY (dev | production) to the current context
+#   make k8s-down          delete it again
+#
+# The Kubernetes configs are the shared infra/* files, which live outside
+# infra/k8s/, so kustomize runs with LoadRestrictionsNone (see
+# infra/k8s/base/kustomization.yaml); `kubectl apply -k` cannot pass that
+# flag, hence render | apply.
+
+COMPOSE ?= docker compose
+COMPOSE_DOWN_FLAGS ?=
+COMPOSE_WAIT_TIMEOUT ?= 300
+KUBECTL ?= kubectl
+K8S_OVERLAY ?= dev
+K8S_NAMESPACE ?= tracelab
+K8S_RENDER_DIR ?= build/k8s
+KUSTOMIZE_FLAGS ?= --load-restrictor LoadRestrictionsNone
+DEPLOY_PYTEST ?= .venv/bin/pytest
+CONFIRM ?=
+C ?=
+
+# Mode selection for the root Makefile's up/down/logs/status: MODE=compose or
+# MODE=local wins; otherwise compose where a Docker engine answers. Recursive
+# (=), so `docker info` only runs when a target uses it.
+TRACELAB_MODE = $(or $(MODE),$(if $(shell docker info >/dev/null 2>&1 && echo yes),compose,local))
+
+# service:container-port pairs whose published address compose-up prints.
+COMPOSE_URLS := frontend:8080 jaeger:16686 tempo:3200 grafana:3000 prometheus:9090 \
+	locust:8089 otel-collector:4318 otel-collector:8889
+
+.PHONY: compose-up compose-down compose-logs compose-status test-compose \
+	k8s-render k8s-up k8s-down
+
+compose-up:
+	$(COMPOSE) up --build --detach --wait --wait-timeout $(COMPOSE_WAIT_TIMEOUT)
+	@echo "tracelab is up (mode: compose)"
+	@for pair in $(COMPOSE_URLS); do \
+		svc=$${pair%%:*}; port=$${pair##*:}; \
+		addr=$$($(COMPOSE) port $$svc $$port 2>/dev/null || echo "(not published)"); \
+		printf '  %-16s http://%s\n' "$$svc:$$port" "$$addr"; \
+	done
+
+compose-down:
+	$(COMPOSE) down --remove-orphans $(COMPOSE_DOWN_FLAGS)
+
+compose-logs:
+	$(COMPOSE) logs --follow --tail=200 $(C)
+
+compose-status:
+	$(COMPOSE) ps --all
+
+test-compose:
+	$(DEPLOY_PYTEST) tests/compose -v
+
+k8s-render:
+	@mkdir -p $(K8S_RENDER_DIR)
+	$(KUBECTL) kustomize $(KUSTOMIZE_FLAGS) infra/k8s/overlays/$(K8S_OVERLAY) \
+		> $(K8S_RENDER_DIR)/$(K8S_OVERLAY).yaml
+	@echo "wrote $(K8S_RENDER_DIR)/$(K8S_OVERLAY).yaml"
+
+# Server-side apply: the seed ConfigMap is too large for the annotation that
+# client-side apply keeps. The locustfile ConfigMap comes from
+# loadtest/locustfile.py (Locust waits for it where that file is missing).
+k8s-up: k8s-render
+	$(KUBECTL) apply --server-side --force-conflicts -f $(K8S_RENDER_DIR)/$(K8S_OVERLAY).yaml
+	@if [ -f loadtest/locustfile.py ]; then \
+		$(KUBECTL) -n $(K8S_NAMESPACE) create configmap locustfile \
+			--from-file=locustfile.py=loadtest/locustfile.py --dry-run=client -o yaml \
+		| $(KUBECTL) apply --server-side --force-conflicts -f - ; \
+	else \
+		echo "loadtest/locustfile.py not found: the Locust pods wait for ConfigMap locustfile"; \
+	fi
+	$(KUBECTL) -n $(K8S_NAMESPACE) rollout status statefulset/postgres --timeout=300s
+	$(KUBECTL) -n $(K8S_NAMESPACE) wait deployment --for=condition=Available \
+		--selector='app.kubernetes.io/component notin (locust-master,locust-worker)' --timeout=300s
+	@echo "tracelab is up (mode: kubernetes, overlay $(K8S_OVERLAY), namespace $(K8S_NAMESPACE))"
+	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/frontend 8080:8080   -> http://localhost:8080"
+	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/jaeger 16686:16686   -> http://localhost:16686"
+	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/grafana 3000:3000    -> http://localhost:3000"
+	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/tempo 3200:3200      -> http://localhost:3200"
+	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/prometheus 9090:9090 -> http://localhost:9090"
+	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/locust-master 8089:8089 -> http://localhost:8089"
+
+# Deleting the rendered objects deletes the namespace too, with its volumes:
+# the production overlay asks for CONFIRM=yes first.
+k8s-down: k8s-render
+	@if [ "$(K8S_OVERLAY)" = production ] && [ "$(CONFIRM)" != yes ]; then \
+		echo "k8s-down deletes namespace $(K8S_NAMESPACE) and its volumes: run with CONFIRM=yes"; \
+		exit 1; \
+	fi
+	$(KUBECTL) -n $(K8S_NAMESPACE) delete configmap locustfile --ignore-not-found
+	$(KUBECTL) delete --ignore-not-found -f $(K8S_RENDER_DIR)/$(K8S_OVERLAY).yaml

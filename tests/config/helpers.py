@@ -1,0 +1,390 @@
+"""Shared readers for the offline checks of the Compose and Kubernetes configs.
+
+Nothing here needs a Docker engine or a cluster: the files are parsed, the
+variable references they contain are expanded the way their programs expand
+them, and ``kubectl kustomize`` renders the overlays.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENV_FILE = ROOT / ".env"
+K8S_DIR = ROOT / "infra" / "k8s"
+OVERLAYS = ("dev", "production")
+# The Kubernetes version the manifests are validated against (offline
+# schemas shipped by kubernetes-validate, strict: unknown fields fail).
+KUBERNETES_VERSION = "1.34.0"
+# kustomize must read the shared infra/* files outside infra/k8s.
+KUSTOMIZE_FLAGS = ("--load-restrictor", "LoadRestrictionsNone")
+
+# The config files the local stack runs with (tracelab/stack/runner.py); Compose
+# and Kubernetes must use these very files. Tempo is not run locally (see the
+# README), but it is one file for Compose and Kubernetes all the same.
+SHARED_CONFIGS = {
+    "otel-collector": ROOT / "infra" / "otel-collector" / "config.yaml",
+    "jaeger": ROOT / "infra" / "jaeger" / "config.yaml",
+    "tempo": ROOT / "infra" / "tempo" / "tempo.yaml",
+}
+PROMETHEUS_CONFIG = ROOT / "infra" / "prometheus" / "prometheus.yml"
+GRAFANA_DIR = ROOT / "infra" / "grafana"
+DATASOURCES_FILE = GRAFANA_DIR / "provisioning" / "datasources" / "datasources.yaml"
+DASHBOARD_PROVIDERS_FILE = GRAFANA_DIR / "provisioning" / "dashboards" / "tracelab.yaml"
+DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
+
+# The five services and the port each listens on (docs/architecture.md).
+SERVICE_PORTS = {"frontend": 8080, "gateway": 8081, "auth": 8082, "user": 8083, "db": 8084}
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$")
+_COMPOSE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1024,
+    "m": 1024**2,
+    "mb": 1024**2,
+    "g": 1024**3,
+    "gb": 1024**3,
+}
+_K8S_UNITS = {
+    "": 1,
+    "Ki": 1024,
+    "Mi": 1024**2,
+    "Gi": 1024**3,
+    "K": 1000,
+    "k": 1000,
+    "M": 1000**2,
+    "G": 1000**3,
+}
+
+
+def tool(name: str) -> str:
+    """Path of a console script installed next to the running Python, or on PATH."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    assert found, f"{name} is not installed (uv sync installs it from the dev group)"
+    return found
+
+
+# --------------------------------------------------------------------- .env
+def parse_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a dotenv file (no quotes, no expansion: ours has none)."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep and key.isidentifier(), f"{path.name}:{number} is not KEY=VALUE: {raw!r}"
+        assert key not in values, f"{path.name}:{number} sets {key} twice"
+        assert not value.startswith(("'", '"')), f"{path.name}:{number}: no quotes, please"
+        values[key] = value
+    return values
+
+
+@cache
+def dotenv() -> dict[str, str]:
+    return parse_env_file(ENV_FILE)
+
+
+# ---------------------------------------------------- variable expansion
+_COMPOSE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$\$")
+_OTEL_VAR = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_ENVSUBST_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def compose_variables(text: str) -> set[str]:
+    """Every ${VAR} (with or without modifiers) a Compose file interpolates."""
+    return {m.group(1) for m in _COMPOSE_VAR.finditer(text) if m.group(1)}
+
+
+def interpolate_compose(value: Any, env: Mapping[str, str]) -> Any:
+    """Compose interpolation of a parsed value (strings inside lists and maps too)."""
+    if isinstance(value, str):
+
+        def sub(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            name, op, arg = match.group(1), match.group(2), match.group(3)
+            if name in env and (env[name] != "" or op not in (":-",)):
+                return env[name]
+            if op in (":-", "-"):
+                return arg or ""
+            raise AssertionError(f"${{{name}}} is not defined in .env")
+
+        return _COMPOSE_VAR.sub(sub, value)
+    if isinstance(value, list):
+        return [interpolate_compose(item, env) for item in value]
+    if isinstance(value, dict):
+        return {key: interpolate_compose(item, env) for key, item in value.items()}
+    return value
+
+
+def otel_env_references(text: str) -> dict[str, str | None]:
+    """``${env:NAME:-default}`` references of a collector/Jaeger config: name -> default."""
+    return {m.group(1): m.group(2) for m in _OTEL_VAR.finditer(text)}
+
+
+def envsubst_references(text: str) -> dict[str, str | None]:
+    """``${NAME:-default}`` references of an envsubst-style (Tempo) config."""
+    return {m.group(1): m.group(2) for m in _ENVSUBST_VAR.finditer(text)}
+
+
+def expand_otel(text: str, env: Mapping[str, str]) -> str:
+    """Expand ``${env:VAR:-default}`` as the collector's env provider does."""
+
+    def sub(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if env.get(name):
+            return env[name]
+        assert default is not None, f"${{env:{name}}} has no default and is not set"
+        return default
+
+    return _OTEL_VAR.sub(sub, text)
+
+
+def expand_envsubst(text: str, env: Mapping[str, str]) -> str:
+    """Expand ``${VAR:-default}`` as Tempo's -config.expand-env does."""
+
+    def sub(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if env.get(name):
+            return env[name]
+        assert default is not None, f"${{{name}}} has no default and is not set"
+        return default
+
+    return _ENVSUBST_VAR.sub(sub, text)
+
+
+def load_expanded(component: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """A shared config (collector, jaeger, tempo) parsed as its program would see it."""
+    path = SHARED_CONFIGS[component]
+    text = path.read_text()
+    expanded = expand_envsubst(text, env) if component == "tempo" else expand_otel(text, env)
+    return yaml.safe_load(expanded)
+
+
+# -------------------------------------------------------------- endpoints
+def host_port(endpoint: str) -> tuple[str, int]:
+    """``host:port`` or a URL -> (host, port)."""
+    if "://" in endpoint:
+        parts = urlsplit(endpoint)
+        assert parts.hostname and parts.port, f"{endpoint!r} names no host and port"
+        return parts.hostname, parts.port
+    host, _, port = endpoint.rpartition(":")
+    assert host and port.isdigit(), f"{endpoint!r} is not host:port"
+    return host, int(port)
+
+
+@dataclass(frozen=True)
+class Listeners:
+    """What one component listens on, after its env vars are expanded."""
+
+    bind_hosts: frozenset[str]
+    ports: frozenset[int]
+
+
+def _walk_endpoints(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = f"{path}.{key}" if path else str(key)
+            if key in ("endpoint", "http_listen_address", "grpc_listen_address") and isinstance(
+                value, str
+            ):
+                yield here, value
+            else:
+                yield from _walk_endpoints(value, here)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _walk_endpoints(item, f"{path}[{index}]")
+
+
+def collector_listeners(config: Mapping[str, Any]) -> Listeners:
+    """Receivers, health check, Prometheus exporter and own-metrics reader."""
+    pairs: list[tuple[str, int]] = []
+    for _, endpoint in _walk_endpoints(config.get("receivers", {})):
+        pairs.append(host_port(endpoint))
+    for _, endpoint in _walk_endpoints(config.get("extensions", {})):
+        pairs.append(host_port(endpoint))
+    for name, exporter in (config.get("exporters") or {}).items():
+        if name.split("/")[0] == "prometheus":
+            pairs.append(host_port(exporter["endpoint"]))
+    for reader in config["service"]["telemetry"]["metrics"].get("readers", []):
+        exporter = reader["pull"]["exporter"]["prometheus"]
+        pairs.append((exporter["host"], int(exporter["port"])))
+    return Listeners(frozenset(h for h, _ in pairs), frozenset(p for _, p in pairs))
+
+
+def jaeger_listeners(config: Mapping[str, Any]) -> Listeners:
+    pairs = [host_port(e) for _, e in _walk_endpoints(config.get("receivers", {}))]
+    pairs += [host_port(e) for _, e in _walk_endpoints(config.get("extensions", {}))]
+    for reader in config["service"]["telemetry"]["metrics"].get("readers", []):
+        exporter = reader["pull"]["exporter"]["prometheus"]
+        pairs.append((exporter["host"], int(exporter["port"])))
+    return Listeners(frozenset(h for h, _ in pairs), frozenset(p for _, p in pairs))
+
+
+def tempo_listeners(config: Mapping[str, Any]) -> Listeners:
+    server = config["server"]
+    hosts = {server["http_listen_address"], server["grpc_listen_address"]}
+    ports = {int(server["http_listen_port"]), int(server["grpc_listen_port"])}
+    for _, endpoint in _walk_endpoints(config["distributor"]["receivers"]):
+        host, port = host_port(endpoint)
+        hosts.add(host)
+        ports.add(port)
+    return Listeners(frozenset(hosts), frozenset(ports))
+
+
+def listeners(component: str, env: Mapping[str, str]) -> Listeners:
+    config = load_expanded(component, env)
+    return {
+        "otel-collector": collector_listeners,
+        "jaeger": jaeger_listeners,
+        "tempo": tempo_listeners,
+    }[component](config)
+
+
+# ------------------------------------------------------------------ sizes
+def compose_bytes(value: str | int) -> int:
+    """A Compose memory size (``128M``, ``1g``, bytes) in bytes."""
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(value.strip())
+    assert match, f"{value!r} is not a size"
+    unit = match.group(2).lower()
+    assert unit in _COMPOSE_UNITS, f"{value!r}: unknown unit"
+    return int(float(match.group(1)) * _COMPOSE_UNITS[unit])
+
+
+def k8s_bytes(value: str) -> int:
+    match = _SIZE.match(str(value))
+    assert match and match.group(2) in _K8S_UNITS, f"{value!r} is not a Kubernetes quantity"
+    return int(float(match.group(1)) * _K8S_UNITS[match.group(2)])
+
+
+# --------------------------------------------------------------- compose
+@cache
+def compose_raw() -> dict[str, Any]:
+    """docker-compose.yml as YAML (anchors and merge keys resolved)."""
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+@cache
+def compose() -> dict[str, Any]:
+    """docker-compose.yml after interpolation with .env."""
+    return interpolate_compose(compose_raw(), dotenv())
+
+
+def env_of(service: Mapping[str, Any]) -> dict[str, str]:
+    """A Compose service's environment as a dict (map or KEY=VALUE list form)."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        return dict(item.split("=", 1) for item in env)
+    return {key: "" if value is None else str(value) for key, value in env.items()}
+
+
+def published_ports(service: Mapping[str, Any]) -> list[tuple[str, int, int]]:
+    """(host ip, host port, container port) of a service's short-syntax ports."""
+    result = []
+    for entry in service.get("ports", []):
+        assert isinstance(entry, str), f"use the short port syntax: {entry!r}"
+        parts = entry.split(":")
+        assert len(parts) == 3, f"publish on an explicit address (127.0.0.1): {entry!r}"
+        ip, host, container = parts
+        result.append((ip, int(host), int(container.split("/")[0])))
+    return result
+
+
+def bind_mounts(service: Mapping[str, Any]) -> list[tuple[Path, str, bool]]:
+    """(source on the host, target, read-only) of a service's bind mounts."""
+    mounts = []
+    for entry in service.get("volumes", []):
+        assert isinstance(entry, str), f"use the short volume syntax: {entry!r}"
+        source, target, *options = entry.split(":")
+        if source.startswith((".", "/")):
+            mounts.append(((ROOT / source).resolve(), target, "ro" in options))
+    return mounts
+
+
+def named_volumes(service: Mapping[str, Any]) -> list[str]:
+    return [
+        entry.split(":")[0]
+        for entry in service.get("volumes", [])
+        if not entry.split(":")[0].startswith((".", "/"))
+    ]
+
+
+# ------------------------------------------------------------ kubernetes
+@cache
+def render_overlay(overlay: str) -> tuple[dict[str, Any], ...]:
+    """``kubectl kustomize`` output of an overlay, as parsed documents."""
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is needed to render the kustomize overlays"
+    result = subprocess.run(
+        [kubectl, "kustomize", *KUSTOMIZE_FLAGS, str(K8S_DIR / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"kustomize {overlay} failed:\n{result.stderr}"
+    docs = tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+    assert docs, f"overlay {overlay} rendered nothing"
+    return docs
+
+
+def by_kind(docs: tuple[dict[str, Any], ...], kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
+
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+
+
+def workloads(docs: tuple[dict[str, Any], ...]) -> dict[str, dict[str, Any]]:
+    return {
+        f"{doc['kind']}/{doc['metadata']['name']}": doc
+        for doc in docs
+        if doc["kind"] in WORKLOAD_KINDS
+    }
+
+
+def pod_spec(workload: Mapping[str, Any]) -> dict[str, Any]:
+    return workload["spec"]["template"]["spec"]
+
+
+def pod_labels(workload: Mapping[str, Any]) -> dict[str, str]:
+    return workload["spec"]["template"]["metadata"].get("labels", {})
+
+
+def container_env(container: Mapping[str, Any]) -> dict[str, Any]:
+    """name -> value (a string) or the valueFrom mapping."""
+    return {
+        item["name"]: item.get("value", item.get("valueFrom")) for item in container.get("env", [])
+    }
+
+
+def configmap_for(docs: tuple[dict[str, Any], ...], base_name: str) -> dict[str, Any]:
+    """The rendered ConfigMap generated as ``base_name`` (kustomize adds a hash)."""
+    matches = [
+        doc
+        for doc in docs
+        if doc["kind"] == "ConfigMap"
+        and re.fullmatch(re.escape(base_name) + r"(-[a-z0-9]{10})?", doc["metadata"]["name"])
+    ]
+    assert len(matches) == 1, f"expected one ConfigMap {base_name}, found {len(matches)}"
+    return matches[0]

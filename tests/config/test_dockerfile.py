@@ -1,0 +1,190 @@
+"""The service image: one multi-stage, slim, non-root Dockerfile for all five services."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import cache
+
+import pytest
+
+from tests.config.helpers import ROOT, SERVICE_PORTS, compose
+
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+
+
+@cache
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined, comments dropped."""
+    joined = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    result = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            result.append((word.upper(), rest.strip()))
+    return result
+
+
+def stages() -> dict[str, list[tuple[str, str]]]:
+    """Instructions per named stage (``FROM ... AS name``)."""
+    result: dict[str, list[tuple[str, str]]] = {}
+    current = None
+    for word, rest in instructions():
+        if word == "FROM":
+            match = re.fullmatch(r"(\S+)(?:\s+AS\s+(\S+))?", rest, re.IGNORECASE)
+            assert match and match.group(2), f"name every stage: FROM {rest}"
+            current = match.group(2)
+            result[current] = [(word, rest)]
+        elif current:
+            result[current].append((word, rest))
+    return result
+
+
+def test_multi_stage_with_pinned_bases():
+    assert list(stages()) == ["uv", "build", "runtime"]
+    args = {
+        m.group(1): m.group(2)
+        for word, rest in instructions()
+        if word == "ARG" and (m := re.fullmatch(r"(\w+)=(\S+)", rest))
+    }
+    for word, rest in instructions():
+        if word == "FROM":
+            image = rest.split()[0]
+            name = re.fullmatch(r"\$\{(\w+)\}", image)
+            assert name, f"FROM {image}: use a pinned ARG"
+            pinned = args[name.group(1)]
+            assert re.search(r":\d+\.\d+\.\d+", pinned), f"{pinned} is not an exact version"
+
+
+def test_dependencies_come_from_the_lock_only():
+    build = stages()["build"]
+    runs = [rest for word, rest in build if word == "RUN"]
+    assert any("uv sync --frozen --no-dev" in run for run in runs)
+    assert all("--frozen" in run for run in runs if "uv " in run)
+    text = DOCKERFILE.read_text()
+    assert "pip install" not in text, "install from uv.lock, not with pip"
+
+
+def test_runtime_is_slim_and_unprivileged():
+    runtime = stages()["runtime"]
+    assert runtime[0][1].startswith("${PYTHON_IMAGE}")
+    copies = [rest for word, rest in runtime if word == "COPY"]
+    assert copies == ["--from=build /app/.venv /app/.venv"], "only the virtualenv"
+    users = [rest for word, rest in runtime if word == "USER"]
+    assert users and re.fullmatch(r"(\d+)(:\d+)?", users[-1]), "numeric USER"
+    assert int(users[-1].split(":")[0]) >= 1000
+    env = " ".join(rest for word, rest in runtime if word == "ENV")
+    assert "BIND_HOST=0.0.0.0" in env
+    (cmd,) = [rest for word, rest in runtime if word == "CMD"]
+    assert "services.${SERVICE}" in cmd and "exec python -m" in cmd
+
+
+def test_healthcheck_knows_every_service_port():
+    (check,) = [rest for word, rest in instructions() if word == "HEALTHCHECK"]
+    mapping = re.search(r"dict\(([^)]*)\)", check.split("CMD", 1)[1])
+    assert mapping, "the healthcheck maps SERVICE to its default port"
+    ports = dict(re.findall(r"(\w+)=(\d+)", mapping.group(1)))
+    assert {k: int(v) for k, v in ports.items()} == SERVICE_PORTS
+    assert "/readyz" in check
+
+
+def test_compose_runs_every_service_from_this_one_image():
+    services = compose()["services"]
+    images = {services[name]["image"] for name in SERVICE_PORTS}
+    assert len(images) == 1
+    for name in SERVICE_PORTS:
+        assert "SERVICE" not in services[name]["build"].get("args", {}), (
+            "one image: SERVICE is chosen at run time"
+        )
+
+
+# ----------------------------------------------------------- .dockerignore
+def _pattern(pattern: str) -> re.Pattern[str]:
+    out = ""
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            out += "(?:.*/)?"
+            index += 3
+        elif pattern.startswith("**", index):
+            out += ".*"
+            index += 2
+        elif pattern[index] == "*":
+            out += "[^/]*"
+            index += 1
+        elif pattern[index] == "?":
+            out += "[^/]"
+            index += 1
+        else:
+            out += re.escape(pattern[index])
+            index += 1
+    return re.compile(out + "$")
+
+
+def dockerignore_rules() -> list[tuple[bool, re.Pattern[str]]]:
+    rules = []
+    for line in DOCKERIGNORE.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        rules.append((negate, _pattern(line.lstrip("!").strip("/"))))
+    return rules
+
+
+def sent_to_docker(path: str) -> bool:
+    """Docker's rule: the last pattern matching the path or a parent decides."""
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    included = True
+    for negate, pattern in dockerignore_rules():
+        if any(pattern.match(candidate) for candidate in candidates):
+            included = negate
+    return included
+
+
+def copy_sources() -> list[str]:
+    sources = []
+    for word, rest in instructions():
+        if word == "COPY" and "--from=" not in rest:
+            sources += rest.split()[:-1]
+    return sources
+
+
+def test_every_copied_file_exists_and_is_sent_to_docker():
+    sources = copy_sources()
+    assert sources
+    for source in sources:
+        assert (ROOT / source).exists(), f"COPY {source}: missing"
+        assert sent_to_docker(source), f"COPY {source}: excluded by .dockerignore"
+        if (ROOT / source).is_dir():
+            for path in (ROOT / source).rglob("*.py"):
+                if "__pycache__" not in path.parts:
+                    relative = path.relative_to(ROOT).as_posix()
+                    assert sent_to_docker(relative), f"{relative} is excluded"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".venv/bin/python",
+        ".tools/bin/otelcol",
+        ".git/HEAD",
+        ".run/state.json",
+        "tests/e2e/x.py",
+        "services/gateway/__pycache__/app.cpython-311.pyc",
+        "infra/postgres/seed.sql",
+        ".env",
+    ],
+)
+def test_local_state_and_secrets_stay_out_of_the_build_context(path):
+    assert not sent_to_docker(path)
+
+
+def test_the_project_metadata_the_build_needs_is_copied():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    needed = {"pyproject.toml", "uv.lock", pyproject["project"]["readme"]}
+    needed |= set(pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"])
+    assert needed <= set(copy_sources())

@@ -1,0 +1,227 @@
+"""Grafana provisioning: data source uids, links, and the RED dashboard's queries.
+
+The metric and label names the queries use are derived here from the
+collector's span_metrics connector config; tests/config/test_binaries.py
+checks them once more against what the real collector exports.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.config.helpers import (
+    DASHBOARD_PROVIDERS_FILE,
+    DASHBOARDS_DIR,
+    DATASOURCES_FILE,
+    SHARED_CONFIGS,
+    by_kind,
+    compose,
+    env_of,
+    host_port,
+    listeners,
+    render_overlay,
+)
+from tests.config.promql import balanced, read
+
+EXPECTED = {"prometheus": "prometheus", "tempo": "tempo", "jaeger": "jaeger"}  # uid -> type
+
+
+def datasources() -> list[dict[str, Any]]:
+    config = yaml.safe_load(DATASOURCES_FILE.read_text())
+    assert config["apiVersion"] == 1
+    return config["datasources"]
+
+
+def by_uid() -> dict[str, dict[str, Any]]:
+    return {source["uid"]: source for source in datasources()}
+
+
+def dashboards() -> dict[str, dict[str, Any]]:
+    files = sorted(DASHBOARDS_DIR.glob("*.json"))
+    assert files, "no dashboard"
+    return {path.name: json.loads(path.read_text()) for path in files}
+
+
+def span_metrics_vocabulary() -> tuple[set[str], set[str]]:
+    """Metric names and label names the collector's span_metrics connector exports."""
+    config = yaml.safe_load(SHARED_CONFIGS["otel-collector"].read_text())
+    connector = config["connectors"]["span_metrics"]
+    prefix = connector["namespace"].replace(".", "_") + "_"
+    unit = {"ms": "milliseconds", "s": "seconds"}[connector["histogram"]["unit"]]
+    metrics = {f"{prefix}calls_total"} | {
+        f"{prefix}duration_{unit}_{suffix}" for suffix in ("bucket", "sum", "count")
+    }
+    labels = {"service_name", "span_name", "span_kind", "status_code"} | {
+        dimension["name"].replace(".", "_") for dimension in connector["dimensions"]
+    }
+    return metrics, labels
+
+
+SPAN_KINDS = {f"SPAN_KIND_{k}" for k in ("SERVER", "CLIENT", "INTERNAL", "PRODUCER", "CONSUMER")}
+STATUS_CODES = {"STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"}
+
+
+def assert_query_uses_emitted_metrics(expr: str, legend: str = "") -> None:
+    assert balanced(expr), f"unbalanced: {expr}"
+    metrics, labels = span_metrics_vocabulary()
+    query = read(expr, legend)
+    assert query.metrics, f"no span metric in {expr}"
+    assert query.metrics <= metrics, f"{sorted(query.metrics - metrics)} are not exported"
+    assert query.labels <= labels, f"{sorted(query.labels - labels)} are not labels"
+    for label, value in query.values:
+        if label == "span_kind":
+            assert value in SPAN_KINDS, value
+        if label == "status_code":
+            assert value in STATUS_CODES, value
+
+
+# ----------------------------------------------------------- data sources
+def test_the_three_data_sources_with_fixed_uids():
+    sources = datasources()
+    assert {s["uid"]: s["type"] for s in sources} == EXPECTED
+    assert len(sources) == len(EXPECTED), "a uid appears twice"
+    assert [s["uid"] for s in sources if s.get("isDefault")] == ["prometheus"]
+    for source in sources:
+        assert source["access"] == "proxy", source["uid"]
+
+
+def walk(node: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key, value
+            yield from walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+
+
+def test_every_linked_uid_is_provisioned():
+    uids = set(by_uid())
+    links = [value for key, value in walk(datasources()) if key == "datasourceUid"]
+    assert links, "no links between data sources"
+    assert set(links) <= uids, f"unknown uids {set(links) - uids}"
+
+
+def test_trace_to_metrics_and_service_map_links():
+    sources = by_uid()
+    for uid in ("tempo", "jaeger"):
+        link = sources[uid]["jsonData"]["tracesToMetrics"]
+        assert link["datasourceUid"] == "prometheus"
+        assert {"key": "service.name", "value": "service_name"} in link["tags"]
+        assert link["queries"], f"{uid}: no trace-to-metrics query"
+        for query in link["queries"]:
+            assert "$$__tags" in query["query"], f"{uid}: {query['name']} ignores the span's tags"
+            assert_query_uses_emitted_metrics(query["query"])
+        assert sources[uid]["jsonData"]["nodeGraph"]["enabled"] is True
+    assert sources["tempo"]["jsonData"]["serviceMap"]["datasourceUid"] == "prometheus"
+    exemplars = sources["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
+    assert exemplars == [{"name": "trace_id", "datasourceUid": "tempo"}]
+
+
+def test_service_map_has_the_service_graph_metrics_behind_it():
+    """Grafana's service map reads Tempo's metrics-generator service-graph series."""
+    tempo = yaml.safe_load(SHARED_CONFIGS["tempo"].read_text())
+    processors = tempo["overrides"]["defaults"]["metrics_generator"]["processors"]
+    assert "service-graphs" in processors
+    assert tempo["metrics_generator"]["storage"]["remote_write"], "nothing is pushed"
+
+
+def test_every_dollar_is_escaped_for_grafanas_env_expansion():
+    """Grafana expands $VAR in provisioning files; a literal $ must be written $$."""
+    text = DATASOURCES_FILE.read_text()
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert not re.search(r"(?<!\$)\$(?!\$)", body.replace("$$", "")), "unescaped $"
+
+
+@pytest.mark.parametrize("uid", sorted(EXPECTED))
+def test_data_source_urls_reach_the_backend_in_compose_and_kubernetes(uid):
+    host, port = host_port(by_uid()[uid]["url"])
+    assert host == uid
+    services = compose()["services"]
+    assert host in services
+    if uid in SHARED_CONFIGS:
+        assert port in listeners(uid, env_of(services[uid])).ports
+    else:
+        assert (
+            port == 9090
+            and "--config.file=/etc/prometheus/prometheus.yml" in (services[uid]["command"])
+        )
+    for overlay in ("dev", "production"):
+        service = by_kind(render_overlay(overlay), "Service")[host]
+        assert port in {p["port"] for p in service["spec"]["ports"]}, overlay
+
+
+# ---------------------------------------------------------------- dashboards
+def test_dashboard_provider_loads_the_dashboards_folder():
+    config = yaml.safe_load(DASHBOARD_PROVIDERS_FILE.read_text())
+    assert config["apiVersion"] == 1
+    (provider,) = config["providers"]
+    assert provider["type"] == "file"
+    assert provider["options"]["path"] == "/etc/grafana/dashboards"
+    home = env_of(compose()["services"]["grafana"])["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home.startswith(provider["options"]["path"] + "/")
+    assert home.rpartition("/")[2] in dashboards()
+
+
+def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for panel in dashboard["panels"]:
+        yield panel
+        yield from panel.get("panels", [])
+
+
+@pytest.mark.parametrize("filename", sorted(dashboards()))
+def test_dashboard_is_well_formed(filename):
+    dashboard = dashboards()[filename]
+    assert dashboard["uid"] and dashboard["title"]
+    ids = [panel["id"] for panel in panels(dashboard)]
+    assert len(ids) == len(set(ids)), "duplicate panel ids"
+    for panel in panels(dashboard):
+        assert {"x", "y", "w", "h"} <= set(panel["gridPos"]), panel["title"]
+        assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24, panel["title"]
+
+
+def test_dashboard_uids_are_unique():
+    uids = [d["uid"] for d in dashboards().values()]
+    assert len(uids) == len(set(uids))
+
+
+@pytest.mark.parametrize("filename", sorted(dashboards()))
+def test_dashboard_data_sources_and_queries_exist(filename):
+    dashboard = dashboards()[filename]
+    uids = set(by_uid())
+    queried = 0
+    for panel in panels(dashboard):
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"]["uid"] in uids, panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == panel["datasource"]["uid"], panel["title"]
+            if target["datasource"]["uid"] == "prometheus":
+                assert_query_uses_emitted_metrics(target["expr"], target.get("legendFormat", ""))
+                queried += 1
+    assert queried, "no Prometheus query"
+    for variable in dashboard["templating"]["list"]:
+        assert variable["datasource"]["uid"] in uids
+        if variable["type"] == "query":
+            assert_query_uses_emitted_metrics(variable["query"]["query"])
+
+
+def test_red_dashboard_has_rate_errors_and_duration_per_service():
+    red = dashboards()["tracelab-red.json"]
+    repeated = [p for p in red["panels"] if p.get("repeat") == "service"]
+    assert repeated, "no row repeated per service"
+    titles = " ".join(p["title"].lower() for p in panels(red))
+    for word in ("rate", "error", "duration"):
+        assert word in titles, f"no {word} panel"
+    (service,) = [v for v in red["templating"]["list"] if v["name"] == "service"]
+    assert "service_name" in service["query"]["query"]
+    assert service["includeAll"] and service["multi"]
+    # The service graph panel reads Tempo's service map.
+    graph = [p for p in panels(red) if p["type"] == "nodeGraph"]
+    assert graph and graph[0]["targets"][0]["queryType"] == "serviceMap"

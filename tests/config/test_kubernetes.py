@@ -1,0 +1,454 @@
+"""infra/k8s, checked offline: every overlay rendered and validated, and wired.
+
+Each overlay is rendered with ``kubectl kustomize`` (load restrictor off: the
+shared configs live in infra/, outside infra/k8s) and every object is
+validated against the Kubernetes schemas of a pinned version, strictly.
+"""
+
+from __future__ import annotations
+
+import re
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.config.helpers import (
+    DASHBOARD_PROVIDERS_FILE,
+    DASHBOARDS_DIR,
+    DATASOURCES_FILE,
+    KUBERNETES_VERSION,
+    OVERLAYS,
+    PROMETHEUS_CONFIG,
+    ROOT,
+    SERVICE_PORTS,
+    SHARED_CONFIGS,
+    by_kind,
+    configmap_for,
+    container_env,
+    dotenv,
+    host_port,
+    k8s_bytes,
+    listeners,
+    pod_labels,
+    pod_spec,
+    render_overlay,
+    workloads,
+)
+
+NAMESPACE = "tracelab"
+PRODUCTION = ROOT / "infra" / "k8s" / "overlays" / "production"
+# Objects the manifests reference but do not create, on purpose:
+#   locustfile: loadtest/locustfile.py, loaded by `make k8s-up`;
+#   production secrets: created by whoever runs the cluster (docs/deploy.md).
+EXTERNAL = {
+    "dev": {("ConfigMap", "locustfile")},
+    "production": {
+        ("ConfigMap", "locustfile"),
+        ("Secret", "tracelab-secrets"),
+        ("Secret", "tracelab-storage-credentials"),
+    },
+}
+# The shared files each generated ConfigMap must hold byte for byte.
+SHARED_CONFIGMAPS = {
+    "otel-collector-config": {"config.yaml": SHARED_CONFIGS["otel-collector"]},
+    "jaeger-config": {"config.yaml": SHARED_CONFIGS["jaeger"]},
+    "tempo-config": {"tempo.yaml": SHARED_CONFIGS["tempo"]},
+    "prometheus-config": {"prometheus.yml": PROMETHEUS_CONFIG},
+    "grafana-datasources": {"datasources.yaml": DATASOURCES_FILE},
+    "grafana-dashboard-providers": {"tracelab.yaml": DASHBOARD_PROVIDERS_FILE},
+    "grafana-dashboards": {"tracelab-red.json": DASHBOARDS_DIR / "tracelab-red.json"},
+    "postgres-initdb": {
+        "01-schema.sql": ROOT / "infra" / "postgres" / "schema.sql",
+        "02-seed.sql": ROOT / "infra" / "postgres" / "seed.sql",
+    },
+}
+# Image repository -> the .env variable pinning it for Compose.
+IMAGE_PINS = {
+    "otel/opentelemetry-collector-contrib": "OTELCOL_IMAGE",
+    "jaegertracing/jaeger": "JAEGER_IMAGE",
+    "grafana/tempo": "TEMPO_IMAGE",
+    "prom/prometheus": "PROMETHEUS_IMAGE",
+    "grafana/grafana": "GRAFANA_IMAGE",
+    "postgres": "POSTGRES_IMAGE",
+    "locustio/locust": "LOCUST_IMAGE",
+}
+# A Locust worker serves no port: the one container allowed no probes.
+NO_PROBES = {"Deployment/locust-worker"}
+
+
+def containers(overlay: str):
+    for key, workload in workloads(render_overlay(overlay)).items():
+        spec = pod_spec(workload)
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            yield key, workload, container
+
+
+# ------------------------------------------------------- render + validate
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_is_valid_for_the_pinned_kubernetes_version(overlay):
+    failures = []
+    for doc in render_overlay(overlay):
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            failures.append(f"{doc['kind']}/{doc['metadata']['name']}: {error.message}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_everything_lives_in_the_tracelab_namespace(overlay):
+    docs = render_overlay(overlay)
+    (namespace,) = by_kind(docs, "Namespace").values()
+    assert namespace["metadata"]["name"] == NAMESPACE
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for doc in docs:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"].get("namespace") == NAMESPACE, doc["metadata"]["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_shared_configs_are_byte_identical(overlay):
+    docs = render_overlay(overlay)
+    for name, files in SHARED_CONFIGMAPS.items():
+        data = configmap_for(docs, name)["data"]
+        assert set(data) == set(files), f"{name}: keys {sorted(data)}"
+        for key, path in files.items():
+            assert data[key] == path.read_text(), f"{name}/{key} differs from {path}"
+
+
+# ------------------------------------------------------------------ images
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_images_are_pinned_and_agree_with_compose(overlay):
+    for key, _, container in containers(overlay):
+        image = container["image"]
+        repository, _, tag = image.rpartition(":")
+        assert repository and tag and tag != "latest", f"{key}: {image!r} is not pinned"
+        assert re.search(r"\d+\.\d+", tag), f"{key}: {image!r} is not an exact version"
+        if repository in IMAGE_PINS:
+            assert image == dotenv()[IMAGE_PINS[repository]], f"{key}: {image} vs .env"
+        else:
+            assert repository.endswith("tracelab-service"), f"{key}: unexpected {image}"
+            assert tag == dotenv()["TRACELAB_IMAGE"].rpartition(":")[2]
+
+
+# ----------------------------------------------- probes, limits, security
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_container_has_probes_resources_and_a_restricted_context(overlay):
+    for key, workload, container in containers(overlay):
+        name = f"{key}/{container['name']}"
+        if key not in NO_PROBES:
+            assert "readinessProbe" in container, f"{name}: no readiness probe"
+            assert "livenessProbe" in container, f"{name}: no liveness probe"
+        resources = container.get("resources", {})
+        for kind in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(resources.get(kind, {})), f"{name}: {kind}"
+        assert k8s_bytes(resources["requests"]["memory"]) <= k8s_bytes(
+            resources["limits"]["memory"]
+        ), name
+        security = container.get("securityContext", {})
+        assert security.get("allowPrivilegeEscalation") is False, name
+        assert security.get("capabilities", {}).get("drop") == ["ALL"], name
+        pod = pod_spec(workload)["securityContext"]
+        assert pod.get("runAsNonRoot") is True and pod.get("runAsUser", 0) > 0, name
+        assert pod.get("seccompProfile", {}).get("type") == "RuntimeDefault", name
+        assert pod_spec(workload).get("automountServiceAccountToken") is False, name
+        assert pod_spec(workload).get("enableServiceLinks") is False, name
+
+
+# ------------------------------------------------------------- references
+def referenced_objects(workload) -> set[tuple[str, str]]:
+    spec = pod_spec(workload)
+    refs: set[tuple[str, str]] = set()
+    for volume in spec.get("volumes", []):
+        if "configMap" in volume:
+            refs.add(("ConfigMap", volume["configMap"]["name"]))
+        if "secret" in volume:
+            refs.add(("Secret", volume["secret"]["secretName"]))
+        if "persistentVolumeClaim" in volume:
+            refs.add(("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"]))
+    for container in spec.get("initContainers", []) + spec["containers"]:
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                refs.add(("ConfigMap", source["configMapRef"]["name"]))
+            if "secretRef" in source:
+                refs.add(("Secret", source["secretRef"]["name"]))
+        for item in container.get("env", []):
+            value_from = item.get("valueFrom", {})
+            if "configMapKeyRef" in value_from:
+                refs.add(("ConfigMap", value_from["configMapKeyRef"]["name"]))
+            if "secretKeyRef" in value_from:
+                refs.add(("Secret", value_from["secretKeyRef"]["name"]))
+    return refs
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_referenced_object_exists_or_is_documented_as_external(overlay):
+    docs = render_overlay(overlay)
+    existing = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
+    for key, workload in workloads(docs).items():
+        missing = referenced_objects(workload) - existing - EXTERNAL[overlay]
+        assert not missing, f"{key} references missing {sorted(missing)}"
+    # And the lab credentials of the base never reach production.
+    secrets = by_kind(docs, "Secret")
+    assert bool(secrets) == (overlay == "dev"), sorted(secrets)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_select_pods_and_target_their_ports(overlay):
+    docs = render_overlay(overlay)
+    pods = list(workloads(docs).values())
+    for name, service in by_kind(docs, "Service").items():
+        selector = service["spec"]["selector"]
+        targets = [w for w in pods if all(pod_labels(w).get(k) == v for k, v in selector.items())]
+        assert targets, f"Service {name} selects no pod"
+        for port in service["spec"]["ports"]:
+            for workload in targets:
+                ports = {
+                    p.get("name"): p["containerPort"]
+                    for c in pod_spec(workload)["containers"]
+                    for p in c.get("ports", [])
+                }
+                target = port.get("targetPort", port["port"])
+                assert target in ports or target in ports.values(), (
+                    f"Service {name} port {port['port']} -> {target} not on the pod"
+                )
+
+
+def service_ports(docs, name: str) -> set[int]:
+    service = by_kind(docs, "Service").get(name)
+    assert service, f"no Service {name}"
+    return {port["port"] for port in service["spec"]["ports"]}
+
+
+def assert_reaches(docs, endpoint: str, service: str | None = None) -> None:
+    host, port = host_port(endpoint)
+    if service:
+        assert host == service, f"{endpoint} does not name {service}"
+    assert port in service_ports(docs, host), f"{endpoint}: Service {host} has no port {port}"
+
+
+def the_container(docs, kind_name: str) -> dict:
+    (container,) = [c for c in pod_spec(workloads(docs)[kind_name])["containers"]]
+    return container
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_services_reach_each_other_and_the_collector(overlay):
+    docs = render_overlay(overlay)
+    common = configmap_for(docs, "tracelab-service-env")["data"]
+    assert common["BIND_HOST"] == "0.0.0.0"
+    assert_reaches(docs, common["OTEL_EXPORTER_OTLP_ENDPOINT"], "otel-collector")
+    for name, port in SERVICE_PORTS.items():
+        container = the_container(docs, f"Deployment/{name}")
+        env = container_env(container)
+        assert env["SERVICE"] == name and env["PORT"] == str(port)
+        assert [p["containerPort"] for p in container["ports"]] == [port]
+        for key, value in env.items():
+            if key.endswith("_URL") and isinstance(value, str) and "localhost" not in value:
+                if key == "DATABASE_URL":
+                    assert value.endswith("@postgres:5432/tracelab")
+                    assert 5432 in service_ports(docs, "postgres")
+                else:
+                    assert_reaches(docs, value)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_backends_listen_where_their_services_point(overlay):
+    docs = render_overlay(overlay)
+    for component in SHARED_CONFIGS:
+        container = the_container(docs, f"Deployment/{component}")
+        env = {k: v for k, v in container_env(container).items() if isinstance(v, str)}
+        found = listeners(component, env)
+        assert found.bind_hosts == {"0.0.0.0"}, f"{component} binds {sorted(found.bind_hosts)}"
+        declared = {p["containerPort"] for p in container["ports"]}
+        assert declared <= found.ports, f"{component}: declares {declared - found.ports}"
+        for probe in ("readinessProbe", "livenessProbe"):
+            port = container[probe]["httpGet"]["port"]
+            named = {p["name"]: p["containerPort"] for p in container["ports"]}
+            assert named.get(port, port) in found.ports, f"{component} {probe}"
+    collector = container_env(the_container(docs, "Deployment/otel-collector"))
+    assert_reaches(docs, collector["JAEGER_OTLP_ENDPOINT"], "jaeger")
+    assert_reaches(docs, collector["TEMPO_OTLP_ENDPOINT"], "tempo")
+    tempo = container_env(the_container(docs, "Deployment/tempo"))
+    assert_reaches(docs, tempo["PROMETHEUS_REMOTE_WRITE_URL"], "prometheus")
+    args = the_container(docs, "Deployment/prometheus")["args"]
+    assert "--web.enable-remote-write-receiver" in args
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_prometheus_discovers_every_collector_replica(overlay):
+    docs = render_overlay(overlay)
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    for job in config["scrape_configs"]:
+        for dns in job.get("dns_sd_configs", []):
+            for name in dns["names"]:
+                service = by_kind(docs, "Service")[name]
+                assert service["spec"]["clusterIP"] == "None", f"{name} must be headless"
+                assert dns["port"] in service_ports(docs, name)
+                selected = service["spec"]["selector"]["app.kubernetes.io/name"]
+                assert selected == "otel-collector"
+        for static in job.get("static_configs", []):
+            for target in static["targets"]:
+                if not target.startswith("localhost:"):
+                    assert_reaches(docs, target)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_grafana_mounts_provisioning_and_home_dashboard(overlay):
+    docs = render_overlay(overlay)
+    container = the_container(docs, "Deployment/grafana")
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {
+        v["name"]: v["configMap"]["name"]
+        for v in pod_spec(workloads(docs)["Deployment/grafana"])["volumes"]
+        if "configMap" in v
+    }
+    by_path = {mounts[name]: cm for name, cm in volumes.items()}
+    assert by_path["/etc/grafana/provisioning/datasources"].startswith("grafana-datasources")
+    assert by_path["/etc/grafana/provisioning/dashboards"].startswith("grafana-dashboard-providers")
+    provider = yaml.safe_load(DASHBOARD_PROVIDERS_FILE.read_text())["providers"][0]
+    assert by_path[provider["options"]["path"]].startswith("grafana-dashboards")
+    home = container_env(container)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    directory, _, filename = home.rpartition("/")
+    assert directory == provider["options"]["path"]
+    assert filename in configmap_for(docs, "grafana-dashboards")["data"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_locust_master_and_workers(overlay):
+    docs = render_overlay(overlay)
+    master = the_container(docs, "Deployment/locust-master")
+    worker = the_container(docs, "Deployment/locust-worker")
+    assert "--master" in master["args"] and "--worker" in worker["args"]
+    assert "--master-host=locust-master" in worker["args"]
+    assert 5557 in service_ports(docs, "locust-master")
+    assert "--host=http://frontend:8080" in master["args"]
+    workers = workloads(docs)["Deployment/locust-worker"]["spec"]["replicas"]
+    assert workers == (4 if overlay == "production" else 1)
+
+
+# --------------------------------------------------------------------- dev
+def test_dev_is_one_replica_of_everything_with_in_memory_backends():
+    docs = render_overlay("dev")
+    for key, workload in workloads(docs).items():
+        assert workload["spec"].get("replicas", 1) == 1, key
+    jaeger = the_container(docs, "Deployment/jaeger")
+    assert jaeger["args"] == ["--config=/etc/tracelab/jaeger/config.yaml"]
+    config = yaml.safe_load(SHARED_CONFIGS["jaeger"].read_text())
+    backend = config["extensions"]["jaeger_query"]["storage"]["traces"]
+    assert "memory" in config["extensions"]["jaeger_storage"]["backends"][backend]
+    tempo = workloads(docs)["Deployment/tempo"]
+    data = {v["name"]: v for v in pod_spec(tempo)["volumes"]}["data"]
+    assert "emptyDir" in data
+    assert yaml.safe_load(SHARED_CONFIGS["tempo"].read_text())["storage"]["trace"]["backend"] == (
+        "local"
+    )
+    assert not by_kind(docs, "PodDisruptionBudget")
+
+
+# -------------------------------------------------------------- production
+def production():
+    return render_overlay("production")
+
+
+def test_production_collector_tiers_meet_all_spans_of_a_trace_before_sampling():
+    docs = production()
+    tier1 = workloads(docs)["Deployment/otel-collector"]
+    tier2 = workloads(docs)["Deployment/otel-collector-sampler"]
+    assert tier1["spec"]["replicas"] >= 2 and tier2["spec"]["replicas"] >= 2
+    env1 = container_env(pod_spec(tier1)["containers"][0])
+    env2 = container_env(pod_spec(tier2)["containers"][0])
+    assert env1["TRACES_EXPORTERS"] == "[loadbalancing]"
+    assert yaml.safe_load(env2["TRACES_EXPORTERS"]) == ["otlp_grpc/jaeger", "otlp_grpc/tempo"]
+    lb = yaml.safe_load(
+        configmap_for(docs, "otel-collector-loadbalancing")["data"]["loadbalancing.yaml"]
+    )["exporters"]["loadbalancing"]
+    assert lb["routing_key"] == "traceID"
+    resolver = lb["resolver"]["dns"]
+    sampler = by_kind(docs, "Service")[resolver["hostname"]]
+    assert sampler["spec"]["clusterIP"] == "None", "the resolver needs one record per pod"
+    assert sampler["spec"]["selector"] == {"app.kubernetes.io/name": "otel-collector-sampler"}
+    assert int(resolver["port"]) in service_ports(docs, resolver["hostname"])
+    tail = yaml.safe_load(
+        configmap_for(docs, "otel-collector-tail-sampling")["data"]["tail-sampling.yaml"]
+    )
+    processors = tail["service"]["pipelines"]["traces"]["processors"]
+    assert processors.index("tail_sampling") < processors.index("batch")
+    policies = {p["type"] for p in tail["processors"]["tail_sampling"]["policies"]}
+    assert {"status_code", "latency", "probabilistic"} <= policies
+    # Each tier loads the shared file first, then its own addition.
+    for workload, extra in ((tier1, "loadbalancing.yaml"), (tier2, "tail-sampling.yaml")):
+        args = pod_spec(workload)["containers"][0]["args"]
+        assert args[0] == "--config=/etc/tracelab/otel-collector/config.yaml"
+        assert args[1].endswith("/" + extra)
+    # Prometheus scrapes tier 1 only (span metrics before sampling).
+    assert by_kind(docs, "Service")["otel-collector-metrics"]["spec"]["selector"] == {
+        "app.kubernetes.io/name": "otel-collector"
+    }
+
+
+def test_production_jaeger_stores_in_opensearch():
+    docs = production()
+    jaeger = workloads(docs)["Deployment/jaeger"]
+    assert jaeger["spec"]["replicas"] >= 2
+    assert jaeger["spec"]["strategy"]["type"] == "RollingUpdate"
+    container = pod_spec(jaeger)["containers"][0]
+    assert container["args"][0] == "--config=/etc/tracelab/jaeger/config.yaml"
+    storage = yaml.safe_load(configmap_for(docs, "jaeger-opensearch")["data"]["opensearch.yaml"])
+    backend = storage["extensions"]["jaeger_query"]["storage"]["traces"]
+    assert "opensearch" in storage["extensions"]["jaeger_storage"]["backends"][backend]
+    assert storage["exporters"]["jaeger_storage_exporter"]["trace_storage"] == backend
+    env = container_env(container)
+    assert {"OPENSEARCH_URL", "OPENSEARCH_USERNAME", "OPENSEARCH_PASSWORD"} <= set(env)
+    url = configmap_for(docs, "tracelab-storage")["data"]["OPENSEARCH_URL"]
+    assert url.startswith(("http://", "https://"))
+
+
+def test_production_tempo_stores_blocks_in_object_storage():
+    docs = production()
+    tempo = workloads(docs)["Deployment/tempo"]
+    args = pod_spec(tempo)["containers"][0]["args"]
+    assert "-storage.trace.backend=s3" in args
+    storage = configmap_for(docs, "tracelab-storage")["data"]
+    env = container_env(pod_spec(tempo)["containers"][0])
+    for flag, variable in (("endpoint", "TEMPO_S3_ENDPOINT"), ("bucket", "TEMPO_S3_BUCKET")):
+        assert f"-storage.trace.s3.{flag}=$({variable})" in args
+        assert env[variable]["configMapKeyRef"]["key"] in storage
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(env)
+    data = {v["name"]: v for v in pod_spec(tempo)["volumes"]}["data"]
+    assert data == {"name": "data", "persistentVolumeClaim": {"claimName": "tempo-data"}}
+
+
+def test_production_disruption_budgets_cover_the_replicated_tiers():
+    docs = production()
+    budgets = by_kind(docs, "PodDisruptionBudget")
+    replicated = {
+        workload["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]: workload
+        for key, workload in workloads(docs).items()
+        if workload["spec"].get("replicas", 1) >= 2 and "locust" not in key
+    }
+    covered = {
+        budget["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
+        for budget in budgets.values()
+    }
+    assert covered == set(replicated), "one PodDisruptionBudget per replicated tier, no more"
+    for budget in budgets.values():
+        assert budget["spec"]["minAvailable"] == 1
+    for name in SERVICE_PORTS:
+        assert replicated[name]["spec"]["replicas"] >= 2
+
+
+def test_production_keeps_data_on_persistent_volumes():
+    docs = production()
+    claims = by_kind(docs, "PersistentVolumeClaim")
+    assert {"tempo-data", "prometheus-data"} <= set(claims)
+    postgres = workloads(docs)["StatefulSet/postgres"]
+    (template,) = postgres["spec"]["volumeClaimTemplates"]
+    assert k8s_bytes(template["spec"]["resources"]["requests"]["storage"]) >= 10 * 2**30
+
+
+def test_production_grafana_has_no_anonymous_access():
+    env = container_env(the_container(production(), "Deployment/grafana"))
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_SECURITY_ADMIN_PASSWORD"]["secretKeyRef"]["name"] == "tracelab-secrets"
