@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import jwt
 import pytest
 
+from services.auth.settings import DEVELOPMENT_TOKEN_SECRET
 from tests.e2e.journeys import trace_id_of
 
 pytestmark = pytest.mark.e2e
@@ -89,7 +91,8 @@ def test_expired_and_forged_tokens_are_401(http, frontend_url, login):
     )
     assert _assert_json_error(response, 401)["code"] == "invalid_token"
     expired_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    secret = "tracelab-dev-secret-change-me"  # the documented local default
+    # The stack signs with AUTH_TOKEN_SECRET, or the published development default.
+    secret = os.environ.get("AUTH_TOKEN_SECRET", DEVELOPMENT_TOKEN_SECRET)
     expired = jwt.encode({**claims, "exp": expired_at}, secret, algorithm="HS256")
     response = http.get(
         f"{frontend_url}/api/dashboard", headers={"Authorization": f"Bearer {expired}"}, timeout=10

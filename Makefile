@@ -1,0 +1,85 @@
+# tracelab: `make up` starts the whole local lab, `make down` stops it.
+# Everything runs through the project's own venv (uv, from uv.lock) and the
+# stack runner in tracelab/stack (python -m tracelab.stack ...).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# Pinned tool versions (UV_VERSION, OTELCOL_*, JAEGER_*): one source of truth.
+include infra/versions.env
+
+PYTHON_BOOTSTRAP ?= python3
+UV_VENV := .tools/uv-venv
+UV := $(UV_VENV)/bin/uv
+UV_STAMP := $(UV_VENV)/.uv-$(UV_VERSION)
+VENV := .venv
+VENV_STAMP := $(VENV)/.uv-synced
+PY := $(VENV)/bin/python
+STACK := $(PY) -m tracelab.stack
+PYTEST := $(VENV)/bin/pytest
+RUFF := $(VENV)/bin/ruff
+TEST_DIRS = $(wildcard tests/unit tests/integration tests/e2e)
+COMPONENT ?=
+
+.PHONY: help venv tools up down status logs lint test test-unit test-integration test-e2e \
+	clean clean-tools
+
+help: ## List the targets.
+	@grep -hE '^[a-z0-9-]+:.*## ' Makefile | sed -E 's/:.*## /\t/' | \
+		awk -F'\t' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+# --- bootstrap -----------------------------------------------------------------
+$(UV_STAMP):
+	@test -x $(UV_VENV)/bin/python || $(PYTHON_BOOTSTRAP) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@touch $@
+
+$(VENV_STAMP): uv.lock pyproject.toml $(UV_STAMP)
+	$(UV) sync --frozen
+	@touch $@
+
+venv: $(VENV_STAMP) ## Create/refresh .venv from uv.lock (installs uv into .tools/uv-venv first).
+
+tools: venv ## Build the OpenTelemetry Collector and Jaeger into .tools/bin (cached).
+	$(STACK) tools
+
+# --- local stack -----------------------------------------------------------------
+up: venv tools ## Start the local stack, wait until ready, print every URL.
+	$(STACK) up
+
+down: ## Stop the local stack (idempotent).
+	@if [ -x $(PY) ]; then $(STACK) down; else echo "no .venv: nothing to stop"; fi
+
+status: venv ## Components with pid, alive, ready, URL.
+	$(STACK) status
+
+logs: venv ## Last log lines of every component, or of COMPONENT=<name>.
+	$(STACK) logs $(COMPONENT)
+
+# --- quality ------------------------------------------------------------------------
+lint: venv ## ruff check.
+	$(RUFF) check .
+
+test: venv tools lint ## Lint, then unit, integration and e2e tests.
+	$(PYTEST) $(TEST_DIRS)
+
+test-unit: venv ## Unit tests (no network, no servers).
+	$(PYTEST) tests/unit
+
+test-integration: venv tools ## Integration tests (real PostgreSQL, collector, Jaeger).
+	$(PYTEST) tests/integration
+
+test-e2e: venv tools ## End-to-end tests against the whole local stack.
+	$(PYTEST) tests/e2e
+
+# --- cleaning -------------------------------------------------------------------------
+clean: down ## Stop the stack; remove .run and caches (keeps .venv and .tools).
+	rm -rf .run .pytest_cache .ruff_cache
+	find . -path ./.venv -prune -o -path ./.tools -prune -o -name __pycache__ -type d \
+		-exec rm -rf {} +
+
+clean-tools: ## Remove the built binaries and their stamps (next `make tools` rebuilds).
+	rm -rf .tools/bin/otelcol .tools/bin/jaeger .tools/stamps .tools/src/jaeger \
+		.tools/otelcol-build .tools/logs

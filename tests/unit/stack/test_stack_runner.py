@@ -1,0 +1,146 @@
+"""The runner's checks before anything starts, and its state handling (no servers)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tracelab.stack import Stack
+from tracelab.stack.__main__ import main as stack_cli
+from tracelab.stack.errors import MissingBinaryError, PortInUseError, StackError
+from tracelab.stack.paths import run_dir
+from tracelab.stack.ports import find_free_ports
+from tracelab.stack.state import load_state, save_state
+
+
+def _fake_root(tmp_path: Path, *, tools: bool) -> Path:
+    root = tmp_path / "repo"
+    (root / "infra").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("")
+    if tools:
+        bin_dir = root / ".tools" / "bin"
+        bin_dir.mkdir(parents=True)
+        for name in ("otelcol", "jaeger"):
+            (bin_dir / name).write_text("#!/bin/sh\nexit 1\n")
+            (bin_dir / name).chmod(0o755)
+    return root
+
+
+def test_missing_tools_say_run_make_tools(tmp_path):
+    stack = Stack(_fake_root(tmp_path, tools=False), run_dir=tmp_path / "run")
+    with pytest.raises(MissingBinaryError) as caught:
+        stack.up(components=["otel-collector", "jaeger"], timeout=5)
+    message = str(caught.value)
+    assert message.endswith("not built: run `make tools`")
+    assert ".tools/bin/otelcol" in message and ".tools/bin/jaeger" in message
+    assert load_state(tmp_path / "run") is None
+
+
+def test_a_missing_service_points_at_infra_only(tmp_path):
+    stack = Stack(_fake_root(tmp_path, tools=True), run_dir=tmp_path / "run")
+    with pytest.raises(StackError, match=r"service 'gateway' is missing .*--infra-only"):
+        stack.up(components=["gateway"], timeout=5)
+
+
+def test_unknown_components_are_refused(tmp_path):
+    stack = Stack(_fake_root(tmp_path, tools=True), run_dir=tmp_path / "run")
+    with pytest.raises(StackError, match="unknown component tempo"):
+        stack.up(components=["tempo"])
+
+
+def test_a_taken_port_fails_before_any_process_starts(tmp_path):
+    ports = find_free_ports(6)
+    env = {
+        var: str(port)
+        for var, port in zip(
+            [
+                "OTELCOL_OTLP_GRPC_PORT",
+                "OTELCOL_OTLP_HTTP_PORT",
+                "OTELCOL_SPANMETRICS_PORT",
+                "OTELCOL_HEALTH_PORT",
+                "OTELCOL_METRICS_PORT",
+            ],
+            ports,
+            strict=False,
+        )
+    }
+    stack = Stack(_fake_root(tmp_path, tools=True), run_dir=tmp_path / "run", env=env)
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", ports[3]))
+        taken.listen()
+        with pytest.raises(PortInUseError) as caught:
+            stack.up(components=["otel-collector"], timeout=5)
+    assert caught.value.conflicts == [
+        (ports[3], "otel-collector health check", "OTELCOL_HEALTH_PORT")
+    ]
+    # The fake binaries would have failed: nothing was started, nothing recorded.
+    assert not (tmp_path / "run" / "logs" / "otel-collector.log").exists()
+    assert load_state(tmp_path / "run") is None
+
+
+def test_down_without_a_stack_is_a_no_op_and_idempotent(tmp_path):
+    stack = Stack(_fake_root(tmp_path, tools=True), run_dir=tmp_path / "run")
+    assert stack.down() == []
+    assert stack.down() == []
+    assert stack.status() == []
+    assert stack.info() is None
+    assert not stack.is_ready()
+
+
+def test_down_forgets_dead_components(tmp_path):
+    run = tmp_path / "run"
+    save_state(run, {"components": {"jaeger": {"pid": 999999, "create_time": 1.0}}})
+    stack = Stack(_fake_root(tmp_path, tools=True), run_dir=run)
+    [row] = stack.status()
+    assert (row.name, row.alive, row.ready) == ("jaeger", False, False)
+    assert not stack.is_ready()
+    assert stack.down() == []
+    assert load_state(run) is None
+
+
+def test_run_dir_follows_tracelab_run_dir(tmp_path):
+    root = tmp_path / "repo"
+    assert run_dir(root, {}) == root / ".run"
+    assert run_dir(root, {"TRACELAB_RUN_DIR": "elsewhere"}) == (root / "elsewhere").resolve()
+    assert run_dir(root, {"TRACELAB_RUN_DIR": str(tmp_path / "abs")}) == tmp_path / "abs"
+    stack = Stack(root, env={"TRACELAB_RUN_DIR": str(tmp_path / "abs")})
+    assert stack.run_dir == tmp_path / "abs"
+
+
+def test_cli_status_down_and_logs_on_an_empty_run_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACELAB_RUN_DIR", str(tmp_path / "run"))
+    runner = CliRunner()
+    status = runner.invoke(stack_cli, ["status"])
+    assert status.exit_code == 0
+    assert "stack is not running" in status.output
+    down = runner.invoke(stack_cli, ["down"])
+    assert (down.exit_code, down.output.strip()) == (0, "nothing was running")
+    logs = runner.invoke(stack_cli, ["logs", "jaeger"])
+    assert logs.exit_code == 2
+    assert "no log for 'jaeger'" in logs.output
+
+
+def test_cli_prints_a_one_line_error_and_exits_1(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACELAB_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("OTELCOL_HEALTH_PORT", "not-a-port")
+    result = CliRunner().invoke(stack_cli, ["up", "--infra-only", "--timeout", "5"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "error: OTELCOL_HEALTH_PORT='not-a-port' is not a TCP port (1-65535)"
+    )
+
+
+def test_cli_logs_prints_the_tail(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    (run / "logs").mkdir(parents=True)
+    (run / "logs" / "jaeger.log").write_text("".join(f"line {i}\n" for i in range(100)))
+    monkeypatch.setenv("TRACELAB_RUN_DIR", str(run))
+    result = CliRunner().invoke(stack_cli, ["logs", "jaeger", "-n", "2"])
+    assert result.exit_code == 0
+    assert result.output == "line 98\nline 99\n"
+    everything = CliRunner().invoke(stack_cli, ["logs", "-n", "1"])
+    assert f"==> {run / 'logs' / 'jaeger.log'} <==\nline 99\n" in everything.output

@@ -1,0 +1,141 @@
+"""Pinned versions, the builder manifest check and the build cache (no Go needed)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tracelab.stack import tools
+from tracelab.stack.errors import MissingBinaryError, StackError, VersionMismatchError
+from tracelab.stack.paths import repo_root
+from tracelab.stack.versions import load_versions, parse_env_file
+
+ROOT = repo_root()
+
+
+def test_parse_env_file_skips_comments_and_blank_lines():
+    text = "# pinned\n\nA=1\n  B = two  \n"
+    assert parse_env_file(text) == {"A": "1", "B": "two"}
+
+
+@pytest.mark.parametrize("line", ["JUSTAKEY", "=value", "bad key=1"])
+def test_parse_env_file_rejects_lines_that_are_not_assignments(line):
+    with pytest.raises(StackError, match="line 1 is not KEY=VALUE"):
+        parse_env_file(line)
+
+
+def test_the_repository_pins_every_tool_version():
+    versions = load_versions(ROOT)
+    assert versions["OTELCOL_BUILDER_VERSION"] == versions["OTELCOL_CORE_VERSION"]
+    assert versions["JAEGER_MODULE_VERSION"].startswith("v")
+
+
+def test_the_builder_manifest_agrees_with_versions_env():
+    manifest = yaml.safe_load(tools.manifest_path(ROOT).read_text())
+    assert tools.check_builder_manifest(manifest, load_versions(ROOT)) == []
+
+
+def _manifest() -> dict:
+    return yaml.safe_load(tools.manifest_path(ROOT).read_text())
+
+
+def test_a_contrib_module_at_another_version_is_reported():
+    manifest = _manifest()
+    entry = manifest["exporters"][-1]
+    module = entry["gomod"].split()[0]
+    entry["gomod"] = f"{module} v0.1.0"
+    problems = tools.check_builder_manifest(manifest, load_versions(ROOT))
+    assert problems == [
+        f"{module} is at v0.1.0, expected v{load_versions(ROOT)['OTELCOL_CONTRIB_VERSION']}"
+    ]
+
+
+def test_dist_version_and_builder_version_must_match_core():
+    manifest = _manifest()
+    manifest["dist"]["version"] = "0.1.0"
+    versions = {**load_versions(ROOT), "OTELCOL_BUILDER_VERSION": "0.2.0"}
+    problems = tools.check_builder_manifest(manifest, versions)
+    assert any(
+        p.startswith("OTELCOL_BUILDER_VERSION 0.2.0 != OTELCOL_CORE_VERSION") for p in problems
+    )
+    assert any(p.startswith("dist.version is 0.1.0") for p in problems)
+
+
+def _fake_root(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "infra" / "otel-collector").mkdir(parents=True)
+    shutil.copy(ROOT / "infra" / "versions.env", root / "infra" / "versions.env")
+    shutil.copy(tools.manifest_path(ROOT), tools.manifest_path(root))
+    return root
+
+
+def test_a_mismatched_manifest_stops_the_build_in_one_line(tmp_path):
+    root = _fake_root(tmp_path)
+    text = tools.manifest_path(root).read_text().replace("v0.155.0", "v0.154.0", 1)
+    tools.manifest_path(root).write_text(text)
+    with pytest.raises(VersionMismatchError) as caught:
+        tools.build_tools(root)
+    assert "disagrees with infra/versions.env" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_inputs_hash_is_stable_and_sensitive_to_every_part():
+    base = tools.inputs_hash("otelcol", "0.155.0", b"manifest")
+    assert base == tools.inputs_hash("otelcol", "0.155.0", b"manifest")
+    assert base != tools.inputs_hash("otelcol", "0.155.1", b"manifest")
+    assert base != tools.inputs_hash("otelcol", "0.155.0", b"manifest2")
+    # Separators: moving bytes between parts changes the hash.
+    assert tools.inputs_hash("ab", "c") != tools.inputs_hash("a", "bc")
+
+
+def test_up_to_date_tools_are_not_rebuilt_and_need_no_go(tmp_path, monkeypatch):
+    root = _fake_root(tmp_path)
+    digests = tools.tool_digests(root, load_versions(root))
+    for name in tools.TOOL_NAMES:
+        binary = root / ".tools" / "bin" / name
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        binary.write_text("#!/bin/sh\n")
+        tools.write_stamp(root, name, digests[name], seconds=1.0)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    results = tools.build_tools(root)
+    assert [(r.name, r.built) for r in results] == [("otelcol", False), ("jaeger", False)]
+    assert tools.stale_tools(root) == []
+    stamp = json.loads(tools.stamp_path(root, "jaeger").read_text())
+    assert stamp["inputs"] == digests["jaeger"]
+
+
+def test_a_changed_pin_makes_exactly_that_tool_stale(tmp_path):
+    root = _fake_root(tmp_path)
+    digests = tools.tool_digests(root, load_versions(root))
+    for name in tools.TOOL_NAMES:
+        binary = root / ".tools" / "bin" / name
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        binary.write_text("")
+        tools.write_stamp(root, name, digests[name], seconds=1.0)
+    versions_env = root / "infra" / "versions.env"
+    versions_env.write_text(
+        versions_env.read_text().replace(
+            "JAEGER_MODULE_VERSION=v1.76.0", "JAEGER_MODULE_VERSION=v1.77.0"
+        )
+    )
+    assert tools.stale_tools(root) == ["jaeger"]
+
+
+def test_a_needed_build_without_go_says_how_to_install_it(tmp_path, monkeypatch):
+    root = _fake_root(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(MissingBinaryError) as caught:
+        tools.build_tools(root, only=["jaeger"])
+    message = str(caught.value)
+    assert message.startswith("go is not installed")
+    assert "https://go.dev/dl/" in message
+    assert "\n" not in message
+
+
+def test_unknown_tool_names_are_refused(tmp_path):
+    with pytest.raises(StackError, match="unknown tool tempo"):
+        tools.build_tools(_fake_root(tmp_path), only=["tempo"])
