@@ -9,6 +9,10 @@ MAKEFLAGS += --no-print-directory
 
 # Pinned tool versions (UV_VERSION, OTELCOL_*, JAEGER_*): one source of truth.
 include infra/versions.env
+# Compose and Kubernetes targets, and TRACELAB_MODE (compose where Docker answers).
+include mk/deploy.mk
+# Load generation and the tracing-overhead benchmark.
+-include mk/bench.mk
 
 PYTHON_BOOTSTRAP ?= python3
 UV_VENV := .tools/uv-venv
@@ -20,14 +24,15 @@ PY := $(VENV)/bin/python
 STACK := $(PY) -m tracelab.stack
 PYTEST := $(VENV)/bin/pytest
 RUFF := $(VENV)/bin/ruff
-TEST_DIRS = $(wildcard tests/unit tests/integration tests/e2e)
+TEST_DIRS = $(wildcard tests/unit tests/config tests/compose tests/integration tests/e2e \
+	tests/bench tests/microbench)
 COMPONENT ?=
 
-.PHONY: help venv tools up down status logs lint test test-unit test-integration test-e2e \
+.PHONY: help venv tools up up-local down status logs lint test test-unit test-integration test-e2e \
 	clean clean-tools
 
 help: ## List the targets.
-	@grep -hE '^[a-z0-9-]+:.*## ' Makefile | sed -E 's/:.*## /\t/' | \
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | \
 		awk -F'\t' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 # --- bootstrap -----------------------------------------------------------------
@@ -46,17 +51,26 @@ tools: venv ## Build the OpenTelemetry Collector and Jaeger into .tools/bin (cac
 	$(STACK) tools
 
 # --- local stack -----------------------------------------------------------------
-up: venv tools ## Start the local stack, wait until ready, print every URL.
+# MODE=local|compose picks the mode; by default Compose where a Docker engine
+# answers, else the local stack of plain processes.
+up: ## Start the stack (local or Compose), wait until ready, print every URL.
+	@mode=$(TRACELAB_MODE); echo "tracelab mode: $$mode"; \
+	if [ "$$mode" = compose ]; then $(MAKE) compose-up; else $(MAKE) up-local; fi
+
+up-local: venv tools
 	$(STACK) up
 
-down: ## Stop the local stack (idempotent).
-	@if [ -x $(PY) ]; then $(STACK) down; else echo "no .venv: nothing to stop"; fi
+down: ## Stop the stack (idempotent).
+	@if [ "$(TRACELAB_MODE)" = compose ]; then $(MAKE) compose-down; \
+	elif [ -x $(PY) ]; then $(STACK) down; else echo "no .venv: nothing to stop"; fi
 
-status: venv ## Components with pid, alive, ready, URL.
-	$(STACK) status
+status: ## Components with pid, alive, ready, URL.
+	@if [ "$(TRACELAB_MODE)" = compose ]; then $(MAKE) compose-status; \
+	else $(MAKE) venv && $(STACK) status; fi
 
-logs: venv ## Last log lines of every component, or of COMPONENT=<name>.
-	$(STACK) logs $(COMPONENT)
+logs: ## Last log lines of every component, or of COMPONENT=<name>.
+	@if [ "$(TRACELAB_MODE)" = compose ]; then $(MAKE) compose-logs C=$(COMPONENT); \
+	else $(MAKE) venv && $(STACK) logs $(COMPONENT); fi
 
 # --- quality ------------------------------------------------------------------------
 lint: venv ## ruff check.
