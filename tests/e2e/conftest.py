@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from services.db.seed import seed_password, seed_user
 from tests.e2e.journeys import LoggedIn
@@ -21,6 +22,18 @@ from tracelab.shapes.backends import JaegerClient
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def _untraced_test_client() -> Iterator[None]:
+    """Keep this process's own HTTP calls out of the traces under test.
+
+    When the unit tier runs in the same pytest process, ``requests`` is
+    instrumented there, and would inject this process's trace context into
+    the journeys' requests (overriding a test's own ``traceparent``).
+    """
+    with suppress_instrumentation():
+        yield
 
 
 @pytest.fixture(scope="session")
