@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from services.common.errors import ApiError
 from services.common.http import AsyncJsonClient
+from services.common.models import LoginResult, malformed_answer
 
 SERVICE = "auth"
 
 
-@dataclass(frozen=True)
-class LoginResult:
-    """A fresh token for ``user_id`` (kept out of reprs and logs)."""
-
-    token: str = field(repr=False)
-    user_id: int
-
-
 def _malformed(what: str) -> ApiError:
-    return ApiError(502, "bad_gateway", f"{SERVICE} sent a malformed {what}")
+    return malformed_answer(SERVICE, what)
 
 
 class AuthClient:
@@ -34,10 +26,7 @@ class AuthClient:
         payload: Any = await self._http.request(
             "POST", "/login", json_body={"email": email, "password": password}
         )
-        try:
-            return LoginResult(token=str(payload["token"]), user_id=int(payload["user_id"]))
-        except (KeyError, TypeError, ValueError):
-            raise _malformed("login answer") from None
+        return LoginResult.from_json(payload, SERVICE)
 
     async def verify(self, authorization: str | None) -> int:
         """The user id of the caller's ``Authorization`` header value.

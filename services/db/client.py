@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from services.common.errors import ApiError
 from services.common.http import AsyncJsonClient, SyncJsonClient
+from services.common.models import Activity, UserProfile, activity_list, malformed_answer
 
 T = TypeVar("T")
 
@@ -29,28 +30,8 @@ class UserCredentials:
     password_hash: str = field(repr=False)
 
 
-@dataclass(frozen=True)
-class UserProfile:
-    """A user's public profile (``created_at`` is ISO 8601, UTC)."""
-
-    id: int
-    email: str
-    name: str
-    created_at: str
-
-
-@dataclass(frozen=True)
-class Activity:
-    """One entry of a user's activity feed (``created_at`` is ISO 8601, UTC)."""
-
-    id: int
-    kind: str
-    detail: str
-    created_at: str
-
-
 def _malformed(what: str) -> ApiError:
-    return ApiError(502, "bad_gateway", f"{SERVICE} sent a malformed {what}")
+    return malformed_answer(SERVICE, what)
 
 
 def _parse_credentials(payload: Any) -> UserCredentials:
@@ -65,33 +46,11 @@ def _parse_credentials(payload: Any) -> UserCredentials:
 
 
 def _parse_profile(payload: Any) -> UserProfile:
-    try:
-        return UserProfile(
-            id=int(payload["id"]),
-            email=str(payload["email"]),
-            name=str(payload["name"]),
-            created_at=str(payload["created_at"]),
-        )
-    except (KeyError, TypeError, ValueError):
-        raise _malformed("profile") from None
+    return UserProfile.from_json(payload, SERVICE)
 
 
 def _parse_activity(payload: Any) -> list[Activity]:
-    items = payload.get("items") if isinstance(payload, dict) else None
-    if not isinstance(items, list):
-        raise _malformed("activity list")
-    try:
-        return [
-            Activity(
-                id=int(item["id"]),
-                kind=str(item["kind"]),
-                detail=str(item["detail"]),
-                created_at=str(item["created_at"]),
-            )
-            for item in items
-        ]
-    except (KeyError, TypeError, ValueError):
-        raise _malformed("activity entry") from None
+    return activity_list(payload, SERVICE)
 
 
 @dataclass(frozen=True)

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from services.common.errors import ApiError
 from services.common.http import SyncJsonClient
-from services.user.client import Activity, UserProfile
-
-
-@dataclass(frozen=True)
-class LoginResult:
-    """A fresh token for ``user_id`` (kept out of reprs and logs)."""
-
-    token: str = field(repr=False)
-    user_id: int
+from services.common.models import Activity, LoginResult, UserProfile, malformed_answer
 
 
 @dataclass(frozen=True)
@@ -24,10 +15,6 @@ class Dashboard:
 
     profile: UserProfile
     activity: list[Activity]
-
-
-def _bad_answer(service: str, what: str) -> ApiError:
-    return ApiError(502, "bad_gateway", f"{service} answered with a malformed {what}")
 
 
 def _auth_headers(authorization: str | None) -> dict[str, str]:
@@ -52,27 +39,24 @@ class GatewayClient:
         payload: Any = self._http.request(
             "POST", "/api/login", json_body={"email": email, "password": password}
         )
-        try:
-            return LoginResult(token=str(payload["token"]), user_id=int(payload["user_id"]))
-        except (KeyError, TypeError, ValueError):
-            raise _bad_answer(self.service, "login answer") from None
+        return LoginResult.from_json(payload, self.service)
 
     def get_user(self, user_id: int, authorization: str | None) -> UserProfile:
         """The profile of ``user_id`` (401 without a valid token, 404 when unknown)."""
         payload = self._http.request(
             "GET", f"/api/users/{user_id}", headers=_auth_headers(authorization)
         )
-        return UserProfile.from_json(payload)
+        return UserProfile.from_json(payload, self.service)
 
     def dashboard(self, authorization: str | None) -> Dashboard:
         """The dashboard of the token's user (401 without a valid token)."""
         payload = self._http.request("GET", "/api/dashboard", headers=_auth_headers(authorization))
         activity = payload.get("activity") if isinstance(payload, dict) else None
         if not isinstance(activity, list):
-            raise _bad_answer(self.service, "dashboard")
+            raise malformed_answer(self.service, "dashboard")
         return Dashboard(
-            profile=UserProfile.from_json(payload.get("profile")),
-            activity=[Activity.from_json(item) for item in activity],
+            profile=UserProfile.from_json(payload.get("profile"), self.service),
+            activity=[Activity.from_json(item, self.service) for item in activity],
         )
 
     def healthy(self) -> bool:

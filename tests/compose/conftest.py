@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from services.db.seed import seed_password, seed_user
 from tests.compose.engine import NO_ENGINE, docker_engine_answers
 from tests.config.helpers import ROOT, dotenv
-from tests.e2e.journeys import LoggedIn
+
+# An autouse fixture: importing it here applies it to every compose test.
+from tests.e2e.journeys import LoggedIn, log_in, untraced_test_client  # noqa: F401
 
 PROJECT = "tracelab-compose-e2e"
 
@@ -110,14 +111,6 @@ def login(http, frontend_url):
     """Log a seed user in through the frontend."""
 
     def _login(n: int = 1) -> LoggedIn:
-        user = seed_user(n)
-        response = http.post(
-            f"{frontend_url}/api/login",
-            json={"email": user.email, "password": seed_password(n)},
-            timeout=10,
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        return LoggedIn(user_id=body["user_id"], email=user.email, token=body["token"])
+        return log_in(http, frontend_url, n)
 
     return _login

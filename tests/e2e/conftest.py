@@ -13,27 +13,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from services.db.seed import seed_password, seed_user
-from tests.e2e.journeys import LoggedIn
+# An autouse fixture: importing it here applies it to every e2e test.
+from tests.e2e.journeys import LoggedIn, log_in, untraced_test_client  # noqa: F401
 from tracelab.shapes.backends import JaegerClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _untraced_test_client() -> Iterator[None]:
-    """Keep this process's own HTTP calls out of the traces under test.
-
-    When the unit tier runs in the same pytest process, ``requests`` is
-    instrumented there, and would inject this process's trace context into
-    the journeys' requests (overriding a test's own ``traceparent``).
-    """
-    with suppress_instrumentation():
-        yield
 
 
 @pytest.fixture(scope="session")
@@ -76,14 +63,6 @@ def login(http, frontend_url):
     """Log a seed user in through the frontend."""
 
     def _login(n: int = 1) -> LoggedIn:
-        user = seed_user(n)
-        response = http.post(
-            f"{frontend_url}/api/login",
-            json={"email": user.email, "password": seed_password(n)},
-            timeout=10,
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        return LoggedIn(user_id=body["user_id"], email=user.email, token=body["token"])
+        return log_in(http, frontend_url, n)
 
     return _login

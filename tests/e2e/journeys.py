@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import requests
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from tracelab.shapes.matcher import match
 from tracelab.shapes.shape import load_shape
@@ -26,6 +28,33 @@ class LoggedIn:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture(autouse=True)
+def untraced_test_client() -> Iterator[None]:
+    """Keep this process's own HTTP calls out of the traces under test.
+
+    When the unit tier runs in the same pytest process, ``requests`` is
+    instrumented there, and would inject this process's trace context into
+    the journeys' requests (overriding a test's own ``traceparent``).
+    """
+    with suppress_instrumentation():
+        yield
+
+
+def log_in(http: requests.Session, frontend_url: str, n: int) -> LoggedIn:
+    """Log seed user ``n`` in through the frontend."""
+    from services.db.seed import seed_password, seed_user
+
+    user = seed_user(n)
+    response = http.post(
+        f"{frontend_url}/api/login",
+        json={"email": user.email, "password": seed_password(n)},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return LoggedIn(user_id=body["user_id"], email=user.email, token=body["token"])
 
 
 def trace_id_of(response: requests.Response) -> str:

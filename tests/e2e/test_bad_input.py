@@ -85,7 +85,9 @@ def test_bad_tokens_are_401(http, frontend_url, authorization, code):
 def test_expired_and_forged_tokens_are_401(http, frontend_url, login):
     token = login(10).token
     claims = jwt.decode(token, options={"verify_signature": False})
-    forged = jwt.encode({**claims, "sub": "1"}, "an-attacker-guess-that-is-not-the-real-secret", algorithm="HS256")
+    forged = jwt.encode(
+        {**claims, "sub": "1"}, "an-attacker-guess-that-is-not-the-real-secret", algorithm="HS256"
+    )
     response = http.get(
         f"{frontend_url}/api/dashboard", headers={"Authorization": f"Bearer {forged}"}, timeout=10
     )
