@@ -19,6 +19,7 @@ from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from services.common.config import env_bool
@@ -118,6 +119,27 @@ def _set_instrumentation_defaults() -> None:
 _set_instrumentation_defaults()
 
 
+def build_provider(
+    service_name: str,
+    service_version: str = "0.0.0",
+    environment: str = "local",
+    *,
+    span_processor: SpanProcessor | None = None,
+    sampler: Sampler | None = None,
+) -> TracerProvider:
+    """The tracer provider :func:`init` installs, without installing it.
+
+    ``sampler=None`` makes the SDK read ``OTEL_TRACES_SAMPLER``/``_ARG``;
+    ``span_processor=None`` means a batch processor over :func:`build_exporter`.
+    The per-span microbenchmark builds its providers here, so it measures
+    exactly what the services run.
+    """
+    resource = build_resource(service_name, service_version, environment)
+    provider = TracerProvider(resource=resource, sampler=sampler)
+    provider.add_span_processor(span_processor or BatchSpanProcessor(build_exporter()))
+    return provider
+
+
 def init(
     service_name: str,
     *,
@@ -140,10 +162,9 @@ def init(
     if sdk_disabled():
         log.info("OTEL_SDK_DISABLED is true: tracing is off for %s", service_name)
     else:
-        # sampler=None makes the SDK read OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG.
-        resource = build_resource(service_name, service_version, environment)
-        provider = TracerProvider(resource=resource)
-        provider.add_span_processor(span_processor or BatchSpanProcessor(build_exporter()))
+        provider = build_provider(
+            service_name, service_version, environment, span_processor=span_processor
+        )
         trace.set_tracer_provider(provider)
     instrument_libraries()
     _state = TelemetryState(service_name=service_name, provider=provider, pid=os.getpid())
