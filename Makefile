@@ -12,7 +12,9 @@ include infra/versions.env
 # Compose and Kubernetes targets, and TRACELAB_MODE (compose where Docker answers).
 include mk/deploy.mk
 # Load generation and the tracing-overhead benchmark.
--include mk/bench.mk
+include mk/bench.mk
+# Debian's Chromium for the lab-console browser tests.
+include mk/browser.mk
 
 PYTHON_BOOTSTRAP ?= python3
 UV_VENV := .tools/uv-venv
@@ -25,7 +27,7 @@ STACK := $(PY) -m tracelab.stack
 PYTEST := $(VENV)/bin/pytest
 RUFF := $(VENV)/bin/ruff
 TEST_DIRS = $(wildcard tests/unit tests/config tests/compose tests/integration tests/e2e \
-	tests/bench tests/microbench)
+	tests/browser tests/bench tests/microbench)
 COMPONENT ?=
 
 .PHONY: help venv tools up up-local down status logs lint test test-unit test-integration test-e2e \
@@ -76,8 +78,8 @@ logs: ## Last log lines of every component, or of COMPONENT=<name>.
 lint: venv ## ruff check.
 	$(RUFF) check .
 
-test: venv tools lint ## Lint, then unit, integration and e2e tests.
-	$(PYTEST) $(TEST_DIRS)
+test: venv tools browser lint ## Lint, then every test tier (the microbenchmark runs once, untimed).
+	$(PYTEST) $(TEST_DIRS) $(BENCH_TEST_FLAGS)
 
 test-unit: venv ## Unit tests (no network, no servers).
 	$(PYTEST) tests/unit

@@ -1,9 +1,12 @@
-"""The ``tracelab`` command line: local stack, trace-shape verification."""
+"""The ``tracelab`` command line: stack, shapes, scenarios, sampling, benchmark."""
 
 from __future__ import annotations
 
 import click
 
+from tracelab.bench.cli import bench
+from tracelab.sampling.cli import sampling
+from tracelab.scenarios.cli import scenario
 from tracelab.shapes.cli import verify
 from tracelab.stack.cli import down, logs, status, tools, up
 
@@ -13,7 +16,7 @@ def cli() -> None:
     """tracelab: a small, fully tested distributed-tracing lab."""
 
 
-for command in (tools, up, down, status, logs, verify):
+for command in (tools, up, down, status, logs, verify, scenario, sampling, bench):
     cli.add_command(command)
 
 

@@ -8,8 +8,8 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from services.auth import passwords, tokens
 from services.auth.settings import Settings
-from services.common import telemetry
-from services.common.errors import Unauthorized
+from services.common import faults, telemetry
+from services.common.errors import ApiError, Unauthorized
 from services.common.flask_support import bearer_token, json_body
 from services.common.validation import require_fields
 from services.db.client import DbSyncClient
@@ -29,6 +29,13 @@ def _bad_credentials() -> Unauthorized:
 
 def _mark_user(span: Span, user_id: int) -> None:
     span.set_attribute(ENDUSER_ID, str(user_id))
+
+
+def _session_store_check() -> None:
+    """Scenario flaky-auth: a share of verifications hit a failing session store."""
+    flaky = faults.active("flaky-auth")
+    if flaky is not None and faults.roll(float(flaky["rate"])):
+        raise faults.InjectedFault("session store timed out (scenario flaky-auth)")
 
 
 def register(app: Flask, settings: Settings, db: DbSyncClient) -> None:
@@ -66,6 +73,13 @@ def register(app: Flask, settings: Settings, db: DbSyncClient) -> None:
         with _tracer.start_as_current_span(
             TOKEN_VERIFY_SPAN, record_exception=False, set_status_on_exception=False
         ) as span:
+            try:
+                _session_store_check()
+            except faults.InjectedFault as exc:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                message = "token verification is unavailable"
+                raise ApiError(503, "auth_unavailable", message) from None
             try:
                 user_id = tokens.verify_token(token, settings.token_secret)
             except Unauthorized as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -10,9 +11,10 @@ from aiohttp import web
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from services.common import health, telemetry
+from services.common import admin, faults, health, telemetry
 from services.common.config import ServiceSettings
 from services.common.errors import ApiError, error_body, status_code_name
+from services.common.logs import access_log_enabled, log_access
 from services.common.validation import parse_json_object
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,10 @@ def create_aiohttp_app(
     (``telemetry.init``) in front of the error middleware, so errors are
     mapped inside the server span.
     """
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    middlewares = (
+        [access_middleware, error_middleware] if access_log_enabled() else [error_middleware]
+    )
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     check = readiness or _no_dependencies
 
     async def healthz(_: web.Request) -> web.Response:
@@ -46,12 +51,48 @@ def create_aiohttp_app(
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    add_admin_routes(app, settings.name)
+    faults.REGISTRY.load_env()
     return app
+
+
+def add_admin_routes(app: web.Application, service: str) -> None:
+    """Mount the admin API of ``services.common.admin`` (untraced, token protected)."""
+
+    async def scenarios(request: web.Request) -> web.Response:
+        admin.authorize(request.headers.get(admin.TOKEN_HEADER))
+        return web.json_response(admin.listing(service))
+
+    async def scenario(request: web.Request) -> web.Response:
+        admin.authorize(request.headers.get(admin.TOKEN_HEADER))
+        name = request.match_info["name"]
+        if request.method == "GET":
+            return web.json_response(admin.state(service, name))
+        body = admin.decode_body(await request.read())
+        return web.json_response(admin.switch(service, request.method, name, body))
+
+    app.router.add_get(admin.SCENARIOS_PATH, scenarios)
+    path = admin.SCENARIOS_PATH + "/{name}"
+    app.router.add_get(path, scenario)
+    app.router.add_put(path, scenario)
+    app.router.add_delete(path, scenario)
 
 
 def json_error(status: int, code: str, message: str) -> web.Response:
     """A JSON error response in the common format."""
     return web.json_response(error_body(status, code, message), status=status)
+
+
+@web.middleware
+async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One access log line per request (inside the server span: it carries the trace id)."""
+    started = time.perf_counter()
+    response = await handler(request)
+    if request.path not in health.HEALTH_PATHS and not request.path.startswith(admin.ADMIN_PREFIX):
+        log_access(
+            request.method, request.path, response.status, (time.perf_counter() - started) * 1000
+        )
+    return response
 
 
 @web.middleware

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from opentelemetry import trace
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.trace import Status, StatusCode
 from werkzeug.exceptions import HTTPException
 
-from services.common import health, telemetry
+from services.common import admin, faults, health, telemetry
 from services.common.config import ServiceSettings
 from services.common.errors import ApiError, error_body, status_code_name
+from services.common.logs import access_log_enabled, log_access
 from services.common.validation import parse_json_object
 
 log = logging.getLogger(__name__)
@@ -23,17 +25,31 @@ ReadinessChecks = Callable[[], Mapping[str, bool]]
 
 
 def create_flask_app(
-    import_name: str, settings: ServiceSettings, readiness: ReadinessChecks | None = None
+    import_name: str,
+    settings: ServiceSettings,
+    readiness: ReadinessChecks | None = None,
+    *,
+    untraced_paths: tuple[str, ...] = (),
 ) -> Flask:
-    """A traced Flask app with JSON errors, ``/healthz``, ``/readyz`` and ``traceresponse``."""
+    """A traced Flask app with JSON errors, ``/healthz``, ``/readyz`` and ``traceresponse``.
+
+    It also mounts the admin API (``services.common.admin``). Health probes,
+    the admin API and ``untraced_paths`` (regexes searched in the URL) make
+    no spans.
+    """
     app = Flask(import_name)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False
     _register_error_handlers(app)
     _register_health(app, readiness or dict)
+    _register_admin(app, settings.name)
+    faults.REGISTRY.load_env()
     app.after_request(_add_traceresponse)
+    if access_log_enabled():
+        _register_access_log(app)
+    excluded = (*health.HEALTH_PATHS, admin.ADMIN_PREFIX, *untraced_paths)
     FlaskInstrumentor().instrument_app(
-        app, excluded_urls=",".join(health.HEALTH_PATHS), enable_commenter=False
+        app, excluded_urls=",".join(excluded), enable_commenter=False
     )
     return app
 
@@ -95,6 +111,37 @@ def _register_health(app: Flask, readiness: ReadinessChecks) -> None:
     def _readyz() -> Response:
         body, status = health.readiness(readiness())
         return _json_error(status, body)
+
+
+def _register_admin(app: Flask, service: str) -> None:
+    @app.get(admin.SCENARIOS_PATH)
+    def _scenarios() -> Response:
+        admin.authorize(request.headers.get(admin.TOKEN_HEADER))
+        return jsonify(admin.listing(service))
+
+    @app.route(f"{admin.SCENARIOS_PATH}/<name>", methods=["GET", "PUT", "DELETE"])
+    def _scenario(name: str) -> Response:
+        admin.authorize(request.headers.get(admin.TOKEN_HEADER))
+        if request.method == "GET":
+            return jsonify(admin.state(service, name))
+        body = admin.decode_body(request.get_data(cache=True))
+        return jsonify(admin.switch(service, request.method, name, body))
+
+
+def _register_access_log(app: Flask) -> None:
+    def started() -> None:
+        g.tracelab_started = time.perf_counter()
+
+    def finished(response: Response) -> Response:
+        if request.path not in health.HEALTH_PATHS and not request.path.startswith(
+            (admin.ADMIN_PREFIX, "/lab", "/static/")
+        ):
+            elapsed = (time.perf_counter() - g.get("tracelab_started", time.perf_counter())) * 1000
+            log_access(request.method, request.path, response.status_code, elapsed)
+        return response
+
+    app.before_request(started)
+    app.after_request(finished)
 
 
 def _add_traceresponse(response: Response) -> Response:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -55,6 +56,28 @@ def _unreachable(service: str, exc: Exception) -> ApiError:
     return _record(ApiError(503, "service_unavailable", f"{service} is unreachable"))
 
 
+# Semantic conventions: the ordinal of a resent request, on its client span.
+RESEND_COUNT = "http.request.resend_count"
+RETRYABLE_STATUSES = frozenset({503, 504})
+
+
+async def _mark_resend(
+    _session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    _params: aiohttp.TraceRequestHeadersSentParams,
+) -> None:
+    # Runs after the instrumentation made the client span current (on_request_start).
+    resend_count = (context.trace_request_ctx or {}).get("resend_count", 0)
+    if resend_count:
+        trace.get_current_span().set_attribute(RESEND_COUNT, resend_count)
+
+
+def _resend_trace_config() -> aiohttp.TraceConfig:
+    config = aiohttp.TraceConfig()
+    config.on_request_headers_sent.append(_mark_resend)
+    return config
+
+
 def _decode(body: bytes) -> Any:
     try:
         return json.loads(body) if body else None
@@ -73,7 +96,9 @@ class AsyncJsonClient:
 
     def _client_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
+            self._session = aiohttp.ClientSession(
+                timeout=self.timeout, trace_configs=[_resend_trace_config()]
+            )
         return self._session
 
     async def request(
@@ -84,11 +109,24 @@ class AsyncJsonClient:
         json_body: Any = None,
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
+        timeout_s: float | None = None,
+        resend_count: int = 0,
     ) -> Any:
-        """Send one request and return the decoded JSON body of a 2xx answer."""
+        """Send one request and return the decoded JSON body of a 2xx answer.
+
+        ``timeout_s`` replaces the client's timeout for this call;
+        ``resend_count`` > 0 marks the call's client span as a retry.
+        """
+        timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s else self.timeout
         try:
             async with self._client_session().request(
-                method, self.base_url + path, json=json_body, headers=headers, params=params
+                method,
+                self.base_url + path,
+                json=json_body,
+                headers=headers,
+                params=params,
+                timeout=timeout,
+                trace_request_ctx={"resend_count": resend_count},
             ) as response:
                 body = await response.read()
         except TimeoutError:
@@ -99,6 +137,35 @@ class AsyncJsonClient:
         if response.status >= 400:
             raise _record(downstream_error(self.service, response.status, payload))
         return payload
+
+    async def request_retrying(
+        self,
+        method: str,
+        path: str,
+        *,
+        attempts: int,
+        attempt_timeout_s: float,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        """:meth:`request` up to ``attempts`` times while it times out or gets 503/504.
+
+        Every attempt is its own client span; retries carry
+        ``http.request.resend_count`` (1, 2, ...). The last failure is raised.
+        """
+        for resend_count in range(max(1, attempts)):
+            try:
+                return await self.request(
+                    method,
+                    path,
+                    params=params,
+                    timeout_s=attempt_timeout_s,
+                    resend_count=resend_count,
+                )
+            except ApiError as exc:
+                if exc.status not in RETRYABLE_STATUSES or resend_count + 1 >= attempts:
+                    raise
+                log.warning("%s %s attempt %d failed: retrying", method, path, resend_count + 1)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def healthy(self) -> bool:
         """True when the service's ``/healthz`` answers 200 (no spans are made)."""

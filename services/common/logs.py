@@ -51,3 +51,29 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
     for noisy in ("gunicorn.error", "gunicorn.access", "aiohttp.access"):
         logging.getLogger(noisy).handlers[:] = []
         logging.getLogger(noisy).propagate = True
+
+
+ACCESS_LOGGER = "tracelab.access"
+
+
+def access_log_enabled() -> bool:
+    """``ACCESS_LOG`` (default true): one INFO line per request, with its trace id."""
+    from services.common.config import env_bool
+
+    return env_bool("ACCESS_LOG", True)
+
+
+def log_access(method: str, path: str, status: int, elapsed_ms: float) -> None:
+    """One access line; the formatter adds the current trace and span ids."""
+    logging.getLogger(ACCESS_LOGGER).info(
+        "%s %s -> %d",
+        method,
+        path,
+        status,
+        extra={
+            "http.request.method": method,
+            "url.path": path,
+            "http.response.status_code": status,
+            "duration_ms": round(elapsed_ms, 2),
+        },
+    )

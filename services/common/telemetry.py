@@ -47,6 +47,24 @@ def sdk_disabled() -> bool:
     return env_bool("OTEL_SDK_DISABLED", False)
 
 
+class HashOnceResource(Resource):
+    """A :class:`Resource` that computes its hash once.
+
+    The OTLP exporters group every span of a batch by resource, which hashes
+    the resource once per span, and ``Resource.__hash__`` JSON-encodes all
+    its attributes each time (about 4 µs here, a fifth of the encoding cost
+    of a span). A resource never changes after it is made, so the hash can
+    be kept; equality and the hash value itself are those of ``Resource``.
+    """
+
+    def __hash__(self) -> int:
+        cached = self.__dict__.get("_tracelab_hash")
+        if cached is None:
+            cached = super().__hash__()
+            self.__dict__["_tracelab_hash"] = cached
+        return cached
+
+
 def build_resource(service_name: str, service_version: str, environment: str) -> Resource:
     """The service's resource; ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES`` win."""
     attributes = {
@@ -59,7 +77,7 @@ def build_resource(service_name: str, service_version: str, environment: str) ->
     resource = Resource.create(attributes)
     if not os.environ.get("OTEL_SERVICE_NAME"):
         resource = resource.merge(Resource({"service.name": service_name}))
-    return resource
+    return HashOnceResource(resource.attributes, resource.schema_url)
 
 
 def build_exporter() -> SpanExporter:
@@ -135,6 +153,11 @@ def build_provider(
     exactly what the services run.
     """
     resource = build_resource(service_name, service_version, environment)
+    if sampler is None:
+        # Samplers provided through entry points (services.common.sampling).
+        from services.common.sampling import sampler_from_entry_point
+
+        sampler = sampler_from_entry_point()
     provider = TracerProvider(resource=resource, sampler=sampler)
     provider.add_span_processor(span_processor or BatchSpanProcessor(build_exporter()))
     return provider

@@ -25,7 +25,7 @@ def create_app(settings: Settings, pool: ConnectionPool | None = None) -> Flask:
     if pool is None:
         pool = build_pool(settings)
         pool.open(wait=False)
-    store = UserStore(pool)
+    store = UserStore(pool, wait_span_ms=settings.pool_wait_span_ms)
     app = create_flask_app(
         __name__, settings.service, readiness=lambda: {"postgresql": store.ping()}
     )

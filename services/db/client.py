@@ -85,6 +85,29 @@ def _profile(user_id: int) -> _Call[UserProfile]:
     return _Call("GET", f"/users/{int(user_id)}", _parse_profile)
 
 
+def _parse_ids(payload: Any) -> list[int]:
+    ids = payload.get("ids") if isinstance(payload, dict) else None
+    if not isinstance(ids, list):
+        raise _malformed("activity id list")
+    try:
+        return [int(item) for item in ids]
+    except (TypeError, ValueError):
+        raise _malformed("activity id list") from None
+
+
+def _parse_entry(payload: Any) -> Activity:
+    return Activity.from_json(payload, SERVICE)
+
+
+def _activity_ids(user_id: int, limit: int) -> _Call[list[int]]:
+    path = f"/users/{int(user_id)}/activity/ids"
+    return _Call("GET", path, _parse_ids, params={"limit": str(limit)})
+
+
+def _activity_entry(activity_id: int) -> _Call[Activity]:
+    return _Call("GET", f"/activity/{int(activity_id)}", _parse_entry)
+
+
 def _activity(user_id: int, limit: int) -> _Call[list[Activity]]:
     return _Call(
         "GET", f"/users/{int(user_id)}/activity", _parse_activity, params={"limit": str(limit)}
@@ -155,6 +178,30 @@ class DbAsyncClient:
     ) -> list[Activity]:
         """The newest ``limit`` (1..100) activity entries of ``user_id`` (404 when unknown)."""
         return await self._run(_activity(user_id, limit))
+
+    async def get_activity_retrying(
+        self, user_id: int, limit: int, *, attempts: int, attempt_timeout_s: float
+    ) -> list[Activity]:
+        """:meth:`get_activity`, retried on timeouts (each attempt its own client span)."""
+        call = _activity(user_id, limit)
+        payload = await self._http.request_retrying(
+            call.method,
+            call.path,
+            params=call.params,
+            attempts=attempts,
+            attempt_timeout_s=attempt_timeout_s,
+        )
+        return call.parse(payload)
+
+    async def get_activity_ids(
+        self, user_id: int, limit: int = DEFAULT_ACTIVITY_LIMIT
+    ) -> list[int]:
+        """The ids of the newest ``limit`` activity entries of ``user_id`` (404 when unknown)."""
+        return await self._run(_activity_ids(user_id, limit))
+
+    async def get_activity_entry(self, activity_id: int) -> Activity:
+        """One activity entry by id (404 when unknown)."""
+        return await self._run(_activity_entry(activity_id))
 
     async def healthy(self) -> bool:
         """True when the db service's ``/healthz`` answers 200."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, Response, jsonify, request
 
+from services.common import faults
 from services.common.errors import BadRequest, NotFound
 from services.common.flask_support import json_body
 from services.common.validation import parse_positive_int, require_fields
@@ -62,7 +65,28 @@ def register(app: Flask, store: UserStore, max_body_bytes: int) -> None:
     def get_activity(user_id: str) -> Response:
         """``GET /users/<id>/activity?limit=N``: the newest entries first."""
         uid, limit = _user_id(user_id), _activity_limit()
+        storm = faults.active("retry-storm")
+        if storm is not None:
+            # The slow dependency of scenario retry-storm: every call is slow,
+            # whether or not the caller is still waiting for it.
+            time.sleep(storm["delay_ms"] / 1000)
         items = store.list_activity(uid, limit)
         if items is None:
             raise _no_such_user()
         return jsonify({"items": items})
+
+    @app.get("/users/<user_id>/activity/ids")
+    def get_activity_ids(user_id: str) -> Response:
+        """``GET /users/<id>/activity/ids?limit=N``: the ids of the newest entries."""
+        ids = store.list_activity_ids(_user_id(user_id), _activity_limit())
+        if ids is None:
+            raise _no_such_user()
+        return jsonify({"ids": ids})
+
+    @app.get("/activity/<activity_id>")
+    def get_activity_entry(activity_id: str) -> Response:
+        """``GET /activity/<id>``: one activity entry."""
+        entry = store.find_activity(parse_positive_int(activity_id, "activity id"))
+        if entry is None:
+            raise NotFound("no such activity entry", "activity_not_found")
+        return jsonify(entry)

@@ -27,13 +27,16 @@ class Settings:
     pool_max_size: int = 10
     pool_timeout_s: float = 2.0
     connect_timeout_s: int = 3
+    # A wait for a pooled connection at least this long becomes a db.pool.wait span.
+    pool_wait_span_ms: float = 20.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read ``DATABASE_URL``, ``DB_POOL_MIN_SIZE``/``DB_POOL_MAX_SIZE`` and the common ones.
 
         ``DB_POOL_TIMEOUT_SECONDS`` (default 2) and ``DB_CONNECT_TIMEOUT_SECONDS``
-        (default 3) tune how long a request waits for a connection.
+        (default 3) tune how long a request waits for a connection;
+        ``DB_POOL_WAIT_SPAN_MS`` (default 20) how long a wait must be to get a span.
         """
         min_size = env_int("DB_POOL_MIN_SIZE", 2, environ, minimum=0)
         max_size = env_int("DB_POOL_MAX_SIZE", 10, environ, minimum=1)
@@ -48,4 +51,5 @@ class Settings:
             pool_max_size=max_size,
             pool_timeout_s=env_float("DB_POOL_TIMEOUT_SECONDS", 2.0, environ),
             connect_timeout_s=env_int("DB_CONNECT_TIMEOUT_SECONDS", 3, environ, minimum=1),
+            pool_wait_span_ms=env_float("DB_POOL_WAIT_SPAN_MS", 20.0, environ),
         )

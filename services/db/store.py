@@ -6,7 +6,10 @@ statement text (with its ``%s`` placeholders) but never the values.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,12 +19,14 @@ from typing import Any
 import psycopg
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
+from services.common import faults, telemetry
 from services.common.errors import ApiError
 from services.db.settings import Settings
 
 log = logging.getLogger(__name__)
+_tracer = telemetry.tracer(__name__)
 
 FIND_CREDENTIALS = "SELECT id, email, password_hash FROM users WHERE email = %s"
 FIND_PROFILE = "SELECT id, email, name, created_at FROM users WHERE id = %s"
@@ -38,6 +43,35 @@ LEFT JOIN LATERAL (
     LIMIT %s
 ) AS a ON true
 WHERE u.id = %s"""
+# Scenario slow-query: the same answer, but the cast on user_id defeats the
+# (user_id, created_at) index; the pg_sleep stands in for scanning a table
+# far larger than the seed's (the ``scan_ms`` parameter).
+LIST_ACTIVITY_UNINDEXED = """\
+SELECT a.id, a.kind, a.detail, a.created_at
+FROM users AS u
+CROSS JOIN (SELECT pg_sleep(%s)) AS full_table_scan
+LEFT JOIN LATERAL (
+    SELECT id, kind, detail, created_at
+    FROM activity
+    WHERE activity.user_id::text = u.id::text
+    ORDER BY created_at DESC, id DESC
+    LIMIT %s
+) AS a ON true
+WHERE u.id = %s"""
+LIST_ACTIVITY_IDS = """\
+SELECT a.id
+FROM users AS u
+LEFT JOIN LATERAL (
+    SELECT id FROM activity
+    WHERE activity.user_id = u.id
+    ORDER BY created_at DESC, id DESC
+    LIMIT %s
+) AS a ON true
+WHERE u.id = %s"""
+FIND_ACTIVITY = "SELECT id, kind, detail, created_at FROM activity WHERE id = %s"
+
+POOL_WAIT_SPAN = "db.pool.wait"
+POOL_NAME = "tracelab-db"
 
 
 @dataclass(frozen=True)
@@ -53,10 +87,18 @@ def _timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
+_probe = threading.local()
+
+
 def _check_connection(conn: psycopg.Connection[Any]) -> None:
-    # The pool's liveness probe on checkout is plumbing, not part of the trace.
-    with suppress_instrumentation():
-        ConnectionPool.check_connection(conn)
+    # The pool's liveness probe on checkout is plumbing, not part of the trace;
+    # its time is not waiting for a connection either (see UserStore._record_wait).
+    started = time.perf_counter_ns()
+    try:
+        with suppress_instrumentation():
+            ConnectionPool.check_connection(conn)
+    finally:
+        _probe.ns = getattr(_probe, "ns", 0) + time.perf_counter_ns() - started
 
 
 def build_pool(settings: Settings) -> ConnectionPool:
@@ -68,28 +110,88 @@ def build_pool(settings: Settings) -> ConnectionPool:
         timeout=settings.pool_timeout_s,
         kwargs={"connect_timeout": settings.connect_timeout_s, "application_name": "tracelab-db"},
         check=_check_connection,
-        name="tracelab-db",
+        name=POOL_NAME,
         open=False,
     )
 
 
-class UserStore:
-    """Reads users and their activity; database failures become 503 :class:`ApiError`."""
+def _activity_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    return {"id": row[0], "kind": row[1], "detail": row[2], "created_at": _timestamp(row[3])}
 
-    def __init__(self, pool: ConnectionPool) -> None:
+
+class UserStore:
+    """Reads users and their activity; database failures become 503 :class:`ApiError`.
+
+    A wait for a pooled connection longer than ``wait_span_ms`` is recorded
+    as a ``db.pool.wait`` span (a starved pool shows in the trace; a healthy
+    one adds no span).
+    """
+
+    def __init__(self, pool: ConnectionPool, wait_span_ms: float = 20) -> None:
         self.pool = pool
+        self.wait_span_ms = wait_span_ms
+        self._gate_lock = threading.Lock()
+        self._starved_gate: tuple[int, threading.Semaphore] | None = None
+
+    def _gate(self) -> tuple[threading.Semaphore | None, float, int]:
+        """Scenario pool-starvation: (gate, hold seconds, effective pool size).
+
+        Switched at runtime, the scenario cannot shrink a psycopg pool that
+        already holds connections, so a semaphore of ``pool_size`` permits
+        stands in for ``DB_POOL_MAX_SIZE=1``: requests queue for it exactly as
+        they would for the pool's only connection.
+        """
+        starved = faults.active("pool-starvation")
+        if starved is None:
+            return None, 0.0, self.pool.max_size
+        size = max(1, int(starved["pool_size"]))
+        with self._gate_lock:
+            if self._starved_gate is None or self._starved_gate[0] != size:
+                self._starved_gate = (size, threading.Semaphore(size))
+            gate = self._starved_gate[1]
+        return gate, starved["hold_ms"] / 1000, size
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        gate, hold_s, pool_max = self._gate()
+        _probe.ns = 0
+        started_ns = time.time_ns()
         try:
-            with self.pool.connection() as conn:
+            with contextlib.ExitStack() as held:
+                if gate is not None:
+                    if not gate.acquire(timeout=self.pool.timeout):
+                        raise PoolTimeout("no connection of the starved pool came free")
+                    held.callback(gate.release)
+                conn = held.enter_context(self.pool.connection())
+                self._record_wait(started_ns, pool_max)
                 yield conn
+                if hold_s:
+                    # The starvation pattern: slow post-processing done while
+                    # still holding the connection.
+                    time.sleep(hold_s)
         except psycopg.OperationalError as exc:
             # Pool timeouts, a closed pool and lost connections all land here.
             span = trace.get_current_span()
             span.record_exception(exc)
             log.warning("database unavailable: %s", type(exc).__name__)
             raise ApiError(503, "database_unavailable", "the database is not available") from None
+
+    def _record_wait(self, started_ns: int, pool_max: int) -> None:
+        ended_ns = time.time_ns()
+        waited_ms = (ended_ns - started_ns - getattr(_probe, "ns", 0)) / 1e6
+        if waited_ms < self.wait_span_ms:
+            return
+        span = _tracer.start_span(
+            POOL_WAIT_SPAN,
+            start_time=started_ns,
+            attributes={
+                "db.system": "postgresql",
+                "db.client.connection.pool.name": POOL_NAME,
+                "db.client.connection.pool.max": pool_max,
+                "tracelab.pool.wait_ms": round(waited_ms, 2),
+            },
+        )
+        span.end(end_time=ended_ns)
 
     def find_credentials(self, email: str) -> CredentialsRow | None:
         """The id, email and password hash of ``email``'s user, or None."""
@@ -109,15 +211,32 @@ class UserStore:
 
     def list_activity(self, user_id: int, limit: int) -> list[dict[str, Any]] | None:
         """The newest ``limit`` activity entries of ``user_id``, or None for no such user."""
+        slow = faults.active("slow-query")
+        if slow is not None and not faults.roll(float(slow["share"])):
+            slow = None
         with self._connection() as conn:
-            rows = conn.execute(LIST_ACTIVITY, (limit, user_id)).fetchall()
+            if slow is None:
+                rows = conn.execute(LIST_ACTIVITY, (limit, user_id)).fetchall()
+            else:
+                scan_s = slow["scan_ms"] / 1000
+                rows = conn.execute(LIST_ACTIVITY_UNINDEXED, (scan_s, limit, user_id)).fetchall()
         if not rows:
             return None
-        return [
-            {"id": row[0], "kind": row[1], "detail": row[2], "created_at": _timestamp(row[3])}
-            for row in rows
-            if row[0] is not None
-        ]
+        return [_activity_row(row) for row in rows if row[0] is not None]
+
+    def list_activity_ids(self, user_id: int, limit: int) -> list[int] | None:
+        """The ids of the newest ``limit`` activity entries, or None for no such user."""
+        with self._connection() as conn:
+            rows = conn.execute(LIST_ACTIVITY_IDS, (limit, user_id)).fetchall()
+        if not rows:
+            return None
+        return [row[0] for row in rows if row[0] is not None]
+
+    def find_activity(self, activity_id: int) -> dict[str, Any] | None:
+        """One activity entry by its id, or None."""
+        with self._connection() as conn:
+            row = conn.execute(FIND_ACTIVITY, (activity_id,)).fetchone()
+        return _activity_row(row) if row is not None else None
 
     def ping(self) -> bool:
         """True when ``SELECT 1`` succeeds (probes are not traced)."""

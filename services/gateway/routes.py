@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
+from typing import Any
 
 from aiohttp import web
 from opentelemetry.trace import Span, Status, StatusCode
 
 from services.auth.client import AuthClient
-from services.common import telemetry
+from services.common import faults, telemetry
 from services.common.aiohttp_support import read_json
 from services.common.errors import ApiError
 from services.common.validation import parse_positive_int, require_fields
@@ -60,17 +61,33 @@ async def _fan_out(users: UserClient, user_id: int) -> tuple[UserProfile, list[A
     with _tracer.start_as_current_span(
         FANOUT_SPAN, record_exception=False, set_status_on_exception=False
     ) as span:
-        # return_exceptions keeps both calls inside the span even when one fails early.
-        profile, activity = await asyncio.gather(
-            users.get_profile(user_id),
-            users.get_activity(user_id, DASHBOARD_ACTIVITY_LIMIT),
-            return_exceptions=True,
-        )
+        if faults.active("sequential-fanout") is not None:
+            profile, activity = await _one_after_the_other(users, user_id)
+        else:
+            # return_exceptions keeps both calls inside the span even when one fails early.
+            profile, activity = await asyncio.gather(
+                users.get_profile(user_id),
+                users.get_activity(user_id, DASHBOARD_ACTIVITY_LIMIT),
+                return_exceptions=True,
+            )
         for result in (profile, activity):
             if isinstance(result, BaseException):
                 _mark_failed(span, result)
                 raise result
     return profile, activity
+
+
+async def _one_after_the_other(
+    users: UserClient, user_id: int
+) -> tuple[UserProfile | BaseException, list[Activity] | BaseException]:
+    """Scenario sequential-fanout: await each call in turn (the fix: asyncio.gather)."""
+    results: list[Any] = []
+    for call in (users.get_profile(user_id), users.get_activity(user_id, DASHBOARD_ACTIVITY_LIMIT)):
+        try:
+            results.append(await call)
+        except ApiError as exc:
+            results.append(exc)
+    return results[0], results[1]
 
 
 def _mark_failed(span: Span, exc: BaseException) -> None:

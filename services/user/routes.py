@@ -6,11 +6,16 @@ from dataclasses import asdict
 
 from aiohttp import web
 
+from services.common import faults
 from services.common.errors import BadRequest
+from services.common.models import Activity
 from services.common.validation import parse_positive_int
-from services.db.client import DbAsyncClient
+from services.db.client import DbAsyncClient, DbSyncClient
+from services.user import faulty
 
 DB_CLIENT = web.AppKey("db_client", DbAsyncClient)
+# A blocking client, only used by scenario lost-context.
+DB_SYNC_CLIENT = web.AppKey("db_sync_client", DbSyncClient)
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
@@ -33,14 +38,30 @@ def _limit(request: web.Request) -> int:
 async def get_profile(request: web.Request) -> web.Response:
     """``GET /users/{id}``: the user's profile (404 from db passes through)."""
     profile = await request.app[DB_CLIENT].get_profile(_user_id(request))
+    blocking = faults.active("blocking-loop")
+    if blocking is not None:
+        faulty.block_event_loop(blocking)
     return web.json_response(asdict(profile))
 
 
 async def get_activity(request: web.Request) -> web.Response:
     """``GET /users/{id}/activity?limit=N``: the latest entries, ``{"items": [...]}``."""
     user_id, limit = _user_id(request), _limit(request)
-    items = await request.app[DB_CLIENT].get_activity(user_id, limit)
+    items = await _fetch_activity(request.app, user_id, limit)
     return web.json_response({"items": [asdict(item) for item in items]})
+
+
+async def _fetch_activity(app: web.Application, user_id: int, limit: int) -> list[Activity]:
+    """One db call for the page, unless a scenario makes it misbehave."""
+    db = app[DB_CLIENT]
+    storm = faults.active("retry-storm")
+    if storm is not None:
+        return await faulty.activity_retrying(db, user_id, limit, storm)
+    if faults.active("n-plus-one") is not None:
+        return await faulty.activity_one_by_one(db, user_id, limit)
+    if faults.active("lost-context") is not None:
+        return await faulty.activity_in_thread_pool(app[DB_SYNC_CLIENT], user_id, limit)
+    return await db.get_activity(user_id, limit)
 
 
 def add_routes(app: web.Application) -> None:

@@ -1,0 +1,66 @@
+# Load generation and the tracing-overhead benchmark (docs/benchmark.md),
+# included by the root Makefile (`include mk/bench.mk`). Uses the root
+# Makefile's venv/tools targets and its PY/VENV/PYTEST variables.
+#
+#   make load          Locust, headless, against the local stack (started or
+#                      restarted with loadtest/profiles/stack.env); CSV + HTML in
+#                      $(LOAD_OUT). LOAD_PROFILE=smoke|steady|stress, LOAD_USERS,
+#                      LOAD_SPAWN_RATE, LOAD_TIME override the profile.
+#   make load-ui       Locust's web UI on http://127.0.0.1:$(LOAD_UI_PORT)
+#   make bench         per-span microbenchmark + the full overhead benchmark
+#                      (5 configurations x 5 rounds x 30 s: about 25 minutes)
+#   make bench-quick   the overhead benchmark, short (3 rounds x 8 s: a few minutes)
+#   make bench-micro   only the per-span microbenchmark (pytest-benchmark)
+#   make test-bench    the benchmark's tests: unit tests, a smoke run against a
+#                      real local stack, the microbenchmark code once
+#                      (--benchmark-disable); `make test` should run these too.
+#
+# Extra options for the benchmark: BENCH_ARGS='--rounds 10 --env OTEL_EXPORTER_OTLP_PROTOCOL=grpc'
+
+PY ?= .venv/bin/python
+VENV ?= .venv
+PYTEST ?= $(VENV)/bin/pytest
+LOCUST := $(VENV)/bin/locust
+
+LOAD_PROFILE ?= steady
+LOAD_USERS ?=
+LOAD_SPAWN_RATE ?=
+LOAD_TIME ?=
+LOAD_OUT ?= loadtest/output
+LOAD_UI_PORT ?= 8089
+LOAD_STACK_ENV ?= loadtest/profiles/stack.env
+BENCH_ARGS ?=
+BENCH_TEST_DIRS := tests/bench tests/microbench
+BENCH_TEST_FLAGS := --benchmark-disable
+
+LOAD_OVERRIDES = $(if $(LOAD_USERS),--users $(LOAD_USERS)) \
+	$(if $(LOAD_SPAWN_RATE),--spawn-rate $(LOAD_SPAWN_RATE)) \
+	$(if $(LOAD_TIME),--run-time $(LOAD_TIME))
+
+.PHONY: load load-ui bench bench-quick bench-micro test-bench
+
+load: venv tools ## Locust, headless (LOAD_PROFILE, LOAD_USERS, LOAD_SPAWN_RATE, LOAD_TIME).
+	@mkdir -p $(LOAD_OUT)
+	@url=$$($(PY) -m tracelab.bench.stackenv $(LOAD_STACK_ENV)); \
+	echo "load profile $(LOAD_PROFILE) against $$url (report in $(LOAD_OUT))"; \
+	$(LOCUST) --config loadtest/profiles/$(LOAD_PROFILE).conf --host $$url $(LOAD_OVERRIDES) \
+		--csv $(LOAD_OUT)/$(LOAD_PROFILE) --html $(LOAD_OUT)/$(LOAD_PROFILE).html
+
+load-ui: venv tools ## Locust web UI on http://127.0.0.1:8089 against the local stack.
+	@url=$$($(PY) -m tracelab.bench.stackenv $(LOAD_STACK_ENV)); \
+	echo "Locust UI: http://127.0.0.1:$(LOAD_UI_PORT) (target $$url; Ctrl-C stops it)"; \
+	$(LOCUST) -f loadtest/locustfile.py --host $$url \
+		--web-host 127.0.0.1 --web-port $(LOAD_UI_PORT)
+
+bench-micro: venv ## Per-span cost microbenchmark (µs per span), pytest-benchmark.
+	$(PYTEST) tests/microbench --benchmark-enable --benchmark-only \
+		--benchmark-columns=min,median,mean,stddev,rounds --benchmark-sort=name -q
+
+bench: venv tools bench-micro ## Microbenchmark + full tracing-overhead benchmark (~25 min).
+	$(PY) -m tracelab.bench $(BENCH_ARGS)
+
+bench-quick: venv tools ## Short tracing-overhead benchmark (a few minutes).
+	$(PY) -m tracelab.bench --quick $(BENCH_ARGS)
+
+test-bench: venv tools ## Benchmark unit tests, smoke run on a real stack, microbench once.
+	$(PYTEST) $(BENCH_TEST_DIRS) $(BENCH_TEST_FLAGS)

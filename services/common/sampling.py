@@ -1,0 +1,135 @@
+"""A rate-limiting sampler: at most N new traces per second (token bucket).
+
+Select it with the standard variables, through the entry points this
+package declares (``opentelemetry_traces_sampler``)::
+
+    OTEL_TRACES_SAMPLER=parentbased_ratelimiting OTEL_TRACES_SAMPLER_ARG=5
+
+``parentbased_ratelimiting`` limits root spans only and follows the
+caller's decision otherwise (what a service behind an edge wants);
+``ratelimiting`` applies the limit to every span it is asked about.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace.sampling import (
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Link, SpanKind, get_current_span
+from opentelemetry.util.types import Attributes
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "opentelemetry_traces_sampler"
+DEFAULT_TRACES_PER_SECOND = 10.0
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` saved up; thread-safe."""
+
+    def __init__(
+        self, rate: float, burst: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if rate < 0:
+            raise ValueError(f"rate must not be negative, got {rate}")
+        self.rate = rate
+        self.burst = max(1.0, rate) if burst is None else burst
+        self._clock = clock
+        self._tokens = self.burst
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Take one token if there is one."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return True
+            return False
+
+
+class RateLimitingSampler(Sampler):
+    """Sample at most ``traces_per_second`` traces per second (per process)."""
+
+    def __init__(
+        self, traces_per_second: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.traces_per_second = traces_per_second
+        self._bucket = TokenBucket(traces_per_second, clock=clock)
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: object = None,
+    ) -> SamplingResult:
+        """RECORD_AND_SAMPLE while the bucket has a token, else DROP."""
+        decision = Decision.RECORD_AND_SAMPLE if self._bucket.take() else Decision.DROP
+        parent_state = get_current_span(parent_context).get_span_context().trace_state
+        return SamplingResult(decision, None if decision is Decision.DROP else {}, parent_state)
+
+    def get_description(self) -> str:
+        """``RateLimitingSampler{N/s}``."""
+        return f"RateLimitingSampler{{{self.traces_per_second:g}/s}}"
+
+
+class ParentBasedRateLimiting(ParentBased):
+    """Rate-limited root spans; children follow their parent's decision."""
+
+    def __init__(self, traces_per_second: float) -> None:
+        super().__init__(root=RateLimitingSampler(traces_per_second))
+
+
+def _rate(argument: str) -> float:
+    try:
+        rate = float(argument) if argument.strip() else DEFAULT_TRACES_PER_SECOND
+    except ValueError:
+        log.warning("OTEL_TRACES_SAMPLER_ARG %r is not a number: using %g/s", argument, 10.0)
+        return DEFAULT_TRACES_PER_SECOND
+    return max(0.0, rate)
+
+
+def rate_limiting(argument: str) -> Sampler:
+    """Entry point ``ratelimiting``: ``OTEL_TRACES_SAMPLER_ARG`` traces per second."""
+    return RateLimitingSampler(_rate(argument))
+
+
+def parentbased_rate_limiting(argument: str) -> Sampler:
+    """Entry point ``parentbased_ratelimiting``: rate-limited roots, parent-based children."""
+    return ParentBasedRateLimiting(_rate(argument))
+
+
+def sampler_from_entry_point(environ: dict[str, str] | None = None) -> Sampler | None:
+    """The sampler ``OTEL_TRACES_SAMPLER`` names when an entry point provides it, else None.
+
+    The SDK's own names (``parentbased_traceidratio``...) are left to the SDK:
+    ``TracerProvider(sampler=None)`` reads them itself but knows no entry points.
+    """
+    env = os.environ if environ is None else environ
+    name = env.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+    if not name:
+        return None
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        if entry_point.value.startswith("opentelemetry."):
+            return None  # the SDK's own samplers register here too
+        factory = entry_point.load()
+        return factory(env.get("OTEL_TRACES_SAMPLER_ARG", ""))
+    return None

@@ -1,0 +1,69 @@
+"""A minimal OTLP/HTTP trace receiver for the microbenchmark, run as a subprocess.
+
+``python tests/microbench/otlp_sink.py`` listens on a free 127.0.0.1 port,
+prints ``PORT <n>``, answers every ``POST /v1/traces`` with an empty
+ExportTraceServiceResponse, and counts the spans it decoded; ``GET /stats``
+returns ``{"requests": r, "spans": s}``. Running it in its own process keeps
+its CPU out of the measured process.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+_lock = threading.Lock()
+_counts = {"requests": 0, "spans": 0}
+_EMPTY = ExportTraceServiceResponse().SerializeToString()
+
+
+class Handler(BaseHTTPRequestHandler):
+    """POST /v1/traces and GET /stats."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        """Decode an export request, count its spans, answer 200."""
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+        with _lock:
+            _counts["requests"] += 1
+            _counts["spans"] += spans
+        self._answer(_EMPTY, "application/x-protobuf")
+
+    def do_GET(self) -> None:
+        """The counts so far."""
+        with _lock:
+            body = json.dumps(_counts).encode()
+        self._answer(body, "application/json")
+
+    def _answer(self, body: bytes, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+def main() -> None:
+    """Serve until killed."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    sys.stdout.write(f"PORT {server.server_address[1]}\n")
+    sys.stdout.flush()
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

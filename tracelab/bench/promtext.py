@@ -1,0 +1,109 @@
+"""Read the collector's own metrics (Prometheus text on :8888) for span counts.
+
+Metric names changed over collector versions (``_total`` suffixes come and
+go), so lookups accept both spellings and sum over every label set.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+Sample = tuple[str, dict[str, str], float]
+
+ACCEPTED = "otelcol_receiver_accepted_spans"
+REFUSED = "otelcol_receiver_refused_spans"
+RECEIVER_FAILED = "otelcol_receiver_failed_spans"
+SENT = "otelcol_exporter_sent_spans"
+SEND_FAILED = "otelcol_exporter_send_failed_spans"
+ENQUEUE_FAILED = "otelcol_exporter_enqueue_failed_spans"
+
+
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def _parse_labels(text: str) -> dict[str, str]:
+    return {name: re.sub(r"\\(.)", r"\1", value) for name, value in _LABEL.findall(text)}
+
+
+def parse(text: str) -> list[Sample]:
+    """Every sample line of a Prometheus text exposition: (name, labels, value)."""
+    samples: list[Sample] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "{" in line:
+            name, _, rest = line.partition("{")
+            labels_text, _, value_text = rest.rpartition("}")
+            labels = _parse_labels(labels_text)
+        else:
+            name, _, value_text = line.partition(" ")
+            labels = {}
+        fields = value_text.split()
+        if not fields:
+            continue
+        try:
+            value = float(fields[0])
+        except ValueError:
+            continue
+        samples.append((name.strip(), labels, value))
+    return samples
+
+
+def total(samples: Iterable[Sample], name: str) -> float:
+    """Sum of ``name`` (or ``name_total``) over all label sets; 0 when absent."""
+    names = {name, f"{name}_total"}
+    values = [value for sample_name, _, value in samples if sample_name in names]
+    return math.fsum(values)
+
+
+@dataclass(frozen=True)
+class SpanCounters:
+    """The collector's cumulative span counters at one instant."""
+
+    accepted: float = 0.0
+    refused: float = 0.0
+    failed: float = 0.0
+    sent: float = 0.0
+    send_failed: float = 0.0
+
+    @classmethod
+    def from_samples(cls, samples: list[Sample]) -> SpanCounters:
+        """Pick the counters out of parsed samples."""
+        return cls(
+            accepted=total(samples, ACCEPTED),
+            refused=total(samples, REFUSED),
+            failed=total(samples, RECEIVER_FAILED),
+            sent=total(samples, SENT),
+            send_failed=total(samples, SEND_FAILED) + total(samples, ENQUEUE_FAILED),
+        )
+
+    def minus(self, earlier: SpanCounters) -> SpanCounters:
+        """The increase since ``earlier``."""
+        return SpanCounters(
+            accepted=self.accepted - earlier.accepted,
+            refused=self.refused - earlier.refused,
+            failed=self.failed - earlier.failed,
+            sent=self.sent - earlier.sent,
+            send_failed=self.send_failed - earlier.send_failed,
+        )
+
+    @property
+    def dropped(self) -> float:
+        """Spans the collector refused, failed to receive or failed to send."""
+        return self.refused + self.failed + self.send_failed
+
+
+def scrape(url: str, timeout: float = 2.0) -> SpanCounters | None:
+    """The collector's span counters from its metrics URL; None when it does not answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            text = response.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError):
+        return None
+    return SpanCounters.from_samples(parse(text))

@@ -1,0 +1,280 @@
+"""One benchmark run: private stack, capacity probe, interleaved rounds, results.
+
+The stack gets its own run directory and free ports, so a developer's
+``make up`` stack (or the e2e tests' one) keeps running beside it; every
+configuration change restarts the stack through ``Stack.up(extra_env=...)``,
+so each measurement starts from the same fresh state and warms up again.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+from tracelab.bench.configs import (
+    BenchConfig,
+    fill_ports,
+    load_stack_env,
+    select_configs,
+    service_env,
+)
+from tracelab.bench.driver import StackProbe, run_load
+from tracelab.bench.loadgen import LoadResult, LoadSpec
+from tracelab.bench.metrics import LatencySummary, RoundMetrics, round_metrics
+from tracelab.bench.stackenv import component_pids, free_port_env
+from tracelab.bench.workload import account_numbers, seed_credentials
+from tracelab.stack import Stack, StackInfo
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """Everything that shapes a run (``tracelab bench`` options)."""
+
+    root: Path
+    out_dir: Path
+    run_dir: Path
+    configs: Sequence[str] | None = None
+    rounds: int = 5
+    duration_s: float = 30.0
+    warmup_s: float = 10.0
+    rate: float | None = None  # fixed offered load; None: probe, then load_fraction of it
+    load_fraction: float = 0.5
+    probe_s: float = 10.0
+    probe_concurrency: Sequence[int] = (8, 32)
+    accounts: int = 20
+    seed: int = 4242
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    variants: Sequence[BenchConfig] = ()  # custom configurations after the standard ones
+    stack_timeout_s: float = 180.0
+    keep_stack: bool = False
+    label: str = "bench"
+
+    def __post_init__(self) -> None:
+        if self.rounds < 1 or self.duration_s <= 0 or self.warmup_s < 0:
+            raise ValueError("rounds must be at least 1 and duration positive")
+        if not 0 < self.load_fraction <= 1:
+            raise ValueError("load fraction must be in (0, 1]")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready settings."""
+        data = asdict(self)
+        for key in ("root", "out_dir", "run_dir"):
+            data[key] = str(data[key])
+        data["probe_concurrency"] = list(self.probe_concurrency)
+        data["extra_env"] = dict(self.extra_env)
+        data["variants"] = [v.name for v in self.variants]
+        return data
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Closed-loop throughput at one concurrency, tracing off."""
+
+    concurrency: int
+    throughput_rps: float
+    latency: LatencySummary
+    unexpected: int
+    loadgen_core_fraction: float
+
+
+@dataclass
+class BenchRun:
+    """A finished (or interrupted) run: what the report is made of."""
+
+    settings: dict[str, Any]
+    machine: dict[str, Any]
+    configs: list[dict[str, Any]]
+    probes: list[ProbeResult]
+    capacity_rps: float | None
+    target_rate: float
+    rounds: list[RoundMetrics] = field(default_factory=list)
+    raw: dict[str, LoadResult] = field(default_factory=dict)  # "<config>/<round>"
+    started_at: str = ""
+    finished_at: str = ""
+    complete: bool = False
+
+
+def describe_machine() -> dict[str, Any]:
+    """CPU model, cores, memory, OS, Python and OpenTelemetry SDK versions, load."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu_model": model,
+        "logical_cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "opentelemetry_sdk": metadata.version("opentelemetry-sdk"),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def login_accounts(frontend_url: str, numbers: Sequence[int]) -> list[tuple[int, str]]:
+    """Log each seed user in through the frontend; return (number, token) pairs."""
+
+    def login(number: int) -> tuple[int, str]:
+        email, password = seed_credentials(number)
+        response = requests.post(
+            f"{frontend_url}/api/login", json={"email": email, "password": password}, timeout=30
+        )
+        response.raise_for_status()
+        return number, response.json()["token"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(login, numbers))
+
+
+class BenchRunner:
+    """Runs the probe and the interleaved rounds on a private stack."""
+
+    def __init__(self, settings: BenchSettings, echo: Echo | None = None) -> None:
+        self.settings = settings
+        self.echo: Echo = echo or (lambda _msg: None)
+        self.configs: list[BenchConfig] = [
+            *select_configs(settings.configs),
+            *settings.variants,
+        ]
+        self.base_env = {**load_stack_env(settings.root), **settings.extra_env}
+        self.ports = free_port_env()
+        self.stack = Stack(settings.root, run_dir=settings.run_dir, env=self.ports)
+
+    # -- stack -------------------------------------------------------------------------
+    def _up(self, config: BenchConfig) -> StackInfo:
+        env = fill_ports(service_env(config, self.base_env), self.ports)
+        return self.stack.up(timeout=self.settings.stack_timeout_s, extra_env=env)
+
+    def _probe_handle(self, info: StackInfo) -> StackProbe:
+        pids = component_pids(self.stack.run_dir)
+        return StackProbe(
+            pids=pids,
+            logs={name: self.stack.log_path(name) for name in pids},
+            collector_metrics_url=info.urls.get("collector_metrics"),
+        )
+
+    def _spec(self, info: StackInfo, accounts: list[tuple[int, str]], **kw: Any) -> LoadSpec:
+        return LoadSpec(base_url=info.frontend_url, accounts=accounts, **kw)
+
+    # -- phases ------------------------------------------------------------------------
+    def probe(self) -> list[ProbeResult]:
+        """Closed-loop throughput of the untraced stack at each probe concurrency."""
+        s = self.settings
+        info = self._up(self.configs[0])
+        accounts = login_accounts(info.frontend_url, account_numbers(s.accounts))
+        results = []
+        for concurrency in s.probe_concurrency:
+            spec = self._spec(
+                info,
+                accounts,
+                mode="closed",
+                concurrency=concurrency,
+                warmup_s=min(3.0, s.probe_s / 2),
+                duration_s=s.probe_s,
+                seed=s.seed,
+            )
+            load, system = run_load(spec, self._probe_handle(info))
+            m = round_metrics("probe", 0, load, system)
+            results.append(
+                ProbeResult(
+                    concurrency,
+                    m.throughput_rps,
+                    m.latency,
+                    m.unexpected,
+                    m.loadgen_core_fraction,
+                )
+            )
+            self.echo(
+                f"probe: {concurrency} concurrent -> {m.throughput_rps:.1f} req/s, "
+                f"p99 {m.latency.p99_ms:.1f} ms, load generator {m.loadgen_core_fraction:.0%}"
+            )
+        return results
+
+    def measure(
+        self, config: BenchConfig, round_index: int, rate: float
+    ) -> tuple[RoundMetrics, LoadResult]:
+        """One measured round of ``config`` at ``rate`` (restarting the stack for it)."""
+        s = self.settings
+        info = self._up(config)
+        accounts = login_accounts(info.frontend_url, account_numbers(s.accounts))
+        spec = self._spec(
+            info,
+            accounts,
+            mode="open",
+            rate=rate,
+            warmup_s=s.warmup_s,
+            duration_s=s.duration_s,
+            seed=s.seed + round_index,
+        )
+        load, system = run_load(spec, self._probe_handle(info))
+        return round_metrics(config.name, round_index, load, system), load
+
+    # -- whole run -----------------------------------------------------------------------
+    def run(self, on_progress: Callable[[BenchRun], None] | None = None) -> BenchRun:
+        """Probe (unless a rate is fixed), then every round; the stack is stopped after."""
+        s = self.settings
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            probes = [] if s.rate else self.probe()
+            capacity = max((p.throughput_rps for p in probes), default=None)
+            rate = s.rate or round(s.load_fraction * (capacity or 0.0), 1)
+            if rate <= 0:
+                raise RuntimeError("the capacity probe measured no throughput")
+            self.echo(f"offered load: {rate:.1f} req/s (open loop)")
+            run = BenchRun(
+                settings=s.to_dict(),
+                machine=describe_machine(),
+                configs=[{**asdict(c), "env": dict(c.env)} for c in self.configs],
+                probes=probes,
+                capacity_rps=capacity,
+                target_rate=rate,
+                started_at=started,
+            )
+            for round_index in range(1, s.rounds + 1):
+                for config in self.configs:
+                    metrics, load = self.measure(config, round_index, rate)
+                    run.rounds.append(metrics)
+                    run.raw[f"{config.name}/{round_index}"] = load
+                    self.echo(progress_line(metrics, s.rounds))
+                    if on_progress:
+                        on_progress(run)
+            run.complete = True
+        finally:
+            if not s.keep_stack:
+                self.stack.down()
+        run.machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        run.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+        return run
+
+
+def progress_line(m: RoundMetrics, rounds: int) -> str:
+    """One line per measured round."""
+    state = "valid" if m.valid else "INVALID: " + "; ".join(m.invalid_reasons)
+    return (
+        f"round {m.round}/{rounds} {m.config:<13} {m.throughput_rps:7.1f} req/s  "
+        f"CPU {m.service_cpu_s_per_1k:6.2f} s/1k  mean {m.latency.mean_ms:7.2f} ms  "
+        f"p99 {m.latency.p99_ms:7.2f} ms  spans/req {m.spans_per_request:5.2f}  "
+        f"loadgen {m.loadgen_core_fraction:4.0%}  other {m.foreign_core_fraction:4.0%}  [{state}]"
+    )
+
+
+def timestamp() -> str:
+    """A sortable local timestamp for result folder names."""
+    return time.strftime("%Y%m%d-%H%M%S")

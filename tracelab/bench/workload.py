@@ -1,0 +1,115 @@
+"""The benchmark's workload: the DESIGN.md journeys, their mix, and request plans.
+
+``loadtest/locustfile.py`` carries the same journeys and weights (it must be
+a single self-contained file for the Compose and Kubernetes Locust images);
+``tests/bench/test_locustfile.py`` checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from services.db.seed import SEED_USER_COUNT, seed_password, seed_user
+
+# Every request carries this W3C baggage entry so backends can tell synthetic
+# traffic apart. The frontend only continues it with FRONTEND_TRUST_TRACEPARENT=true.
+SYNTHETIC_BAGGAGE = "synthetic_request=true"
+BAD_TOKEN = "not-a-real-token"
+# A user id no seed account has: GET /api/users/<id> answers 404.
+NOT_FOUND_USER_ID = 999_999
+
+
+@dataclass(frozen=True)
+class Journey:
+    """One journey of DESIGN.md section 3 as the load generator drives it."""
+
+    name: str
+    weight: int
+    method: str
+    expected_status: int
+
+
+JOURNEYS: tuple[Journey, ...] = (
+    Journey("profile", 60, "GET", 200),
+    Journey("dashboard", 25, "GET", 200),
+    Journey("login", 5, "POST", 200),
+    Journey("bad_token", 5, "GET", 401),
+    Journey("not_found", 5, "GET", 404),
+)
+JOURNEY_NAMES: tuple[str, ...] = tuple(j.name for j in JOURNEYS)
+JOURNEY_WEIGHTS: dict[str, int] = {j.name: j.weight for j in JOURNEYS}
+
+
+@dataclass(frozen=True)
+class Account:
+    """A logged-in seed user: its number (= user id) and bearer token."""
+
+    number: int
+    token: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request of a plan, ready to send."""
+
+    journey: int
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, str] | None
+
+
+def seed_credentials(number: int) -> tuple[str, str]:
+    """The email and password of seed user ``number``."""
+    return seed_user(number).email, seed_password(number)
+
+
+def account_numbers(count: int, first: int = 1) -> list[int]:
+    """``count`` distinct seed user numbers starting at ``first``."""
+    if count < 1 or first < 1 or first + count - 1 > SEED_USER_COUNT:
+        raise ValueError(f"seed users are 1..{SEED_USER_COUNT}; cannot take {count} from {first}")
+    return list(range(first, first + count))
+
+
+def build_request(journey: int, account: Account) -> Request:
+    """The request of journey index ``journey`` made by ``account``."""
+    name = JOURNEYS[journey].name
+    headers = {"baggage": SYNTHETIC_BAGGAGE}
+    bearer = {"Authorization": f"Bearer {account.token}"}
+    if name == "profile":
+        return Request(journey, "GET", f"/api/users/{account.number}", headers | bearer, None)
+    if name == "dashboard":
+        return Request(journey, "GET", "/api/dashboard", headers | bearer, None)
+    if name == "login":
+        email, password = seed_credentials(account.number)
+        body = {"email": email, "password": password}
+        return Request(journey, "POST", "/api/login", headers, body)
+    if name == "bad_token":
+        bad = {"Authorization": f"Bearer {BAD_TOKEN}"}
+        return Request(journey, "GET", f"/api/users/{account.number}", headers | bad, None)
+    if name == "not_found":
+        return Request(journey, "GET", f"/api/users/{NOT_FOUND_USER_ID}", headers | bearer, None)
+    raise ValueError(f"unknown journey {name!r}")
+
+
+def arrival_offsets(
+    rate: float, duration: float, seed: int, *, poisson: bool = True
+) -> list[float]:
+    """Send times in seconds from 0 for ``rate`` requests/s during ``duration`` seconds.
+
+    Poisson arrivals (exponential gaps) by default, as independent users make;
+    ``poisson=False`` gives evenly spaced sends. The same seed gives the same
+    schedule, so every configuration of a round sees identical traffic.
+    """
+    if rate <= 0 or duration <= 0:
+        raise ValueError("rate and duration must be positive")
+    if not poisson:
+        return [i / rate for i in range(int(rate * duration))]
+    rng = random.Random(seed)
+    offsets: list[float] = []
+    t = rng.expovariate(rate)
+    while t < duration:
+        offsets.append(t)
+        t += rng.expovariate(rate)
+    return offsets

@@ -1,0 +1,1 @@
+"""Sampling strategies side by side: ``tracelab sampling compare``."""

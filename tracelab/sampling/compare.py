@@ -1,0 +1,185 @@
+"""Run the same faulty load under each sampling strategy and measure what the backend kept.
+
+For each strategy the local stack is restarted with the strategy's
+variables (services: ``OTEL_TRACES_SAMPLER``; collector: ``TRACES_PROCESSORS``),
+two faults are switched on (flaky-auth: errors; slow-query on a share of
+requests: slow traces), a bounded load of dashboards runs against
+127.0.0.1, and Jaeger is asked for every trace id the load saw. The truth
+(which requests failed, which were slow) comes from the load's own answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tracelab.sampling import metrics
+from tracelab.sampling.strategies import Strategy
+from tracelab.scenarios.admin import ScenarioAdmin
+from tracelab.scenarios.targets import Targets
+from tracelab.scenarios.traffic import Answer, Traffic
+from tracelab.stack.runner import Stack
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Load:
+    """The load and the faults it runs with (identical for every strategy)."""
+
+    requests: int = 300
+    concurrency: int = 4
+    error_rate: float = 0.1
+    slow_share: float = 0.1
+    slow_ms: int = 500
+    drain_s: float = 12.0
+
+    def faults(self) -> dict[str, dict[str, float]]:
+        """Scenario parameters: flaky-auth for errors, slow-query for slow traces."""
+        return {
+            "flaky-auth": {"rate": self.error_rate},
+            "slow-query": {"scan_ms": self.slow_ms * 1.3, "share": self.slow_share},
+        }
+
+
+@dataclass
+class StrategyResult:
+    """What one strategy kept, and what the span metrics counted."""
+
+    strategy: str
+    description: str
+    requests: int
+    load_seconds: float
+    errors_sent: int
+    slow_sent: int
+    kept: int = 0
+    errors_kept: int = 0
+    slow_kept: int = 0
+    spans_exported: float = 0.0
+    red_calls: float = 0.0
+    red_errors: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def derived(self) -> dict[str, float | None]:
+        """Shares and rates (None where the denominator is zero)."""
+
+        def share(part: float, whole: float) -> float | None:
+            return round(part / whole, 4) if whole else None
+
+        return {
+            "kept_share": share(self.kept, self.requests),
+            "error_traces_kept_share": share(self.errors_kept, self.errors_sent),
+            "slow_traces_kept_share": share(self.slow_kept, self.slow_sent),
+            "spans_exported_per_s": round(self.spans_exported / self.load_seconds, 1)
+            if self.load_seconds
+            else None,
+            "red_calls_seen_share": share(self.red_calls, self.requests),
+            "red_errors_seen_share": share(self.red_errors, self.errors_sent),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, with the derived numbers."""
+        return {**asdict(self), **self.derived}
+
+
+def _settled(url: str, minimum_s: float = 12.0, quiet_s: float = 6.0) -> str:
+    """The span metrics once they stopped changing (they are flushed every 5 s)."""
+    time.sleep(minimum_s)
+    previous = metrics.red(metrics.scrape(url))
+    deadline = time.monotonic() + 60
+    while True:
+        time.sleep(quiet_s)
+        text = metrics.scrape(url)
+        current = metrics.red(text)
+        if current == previous or time.monotonic() > deadline:
+            return text
+        previous = current
+
+
+def _kept(jaeger: str, trace_id: str | None) -> bool:
+    if trace_id is None:
+        return False
+    response = requests.get(f"{jaeger}/api/traces/{trace_id}", timeout=10)
+    return response.status_code == 200 and bool(response.json().get("data"))
+
+
+def run_strategy(
+    root: Path,
+    env: Mapping[str, str],
+    strategy: Strategy,
+    load: Load,
+    echo: Echo,
+) -> StrategyResult:
+    """Restart the stack for ``strategy``, drive ``load``, measure; the stack stays up."""
+    stack = Stack(root, env={**env, **strategy.collector_env})
+    stack.down()
+    info = stack.up(timeout=180, extra_env=dict(strategy.service_env))
+    targets = Targets.from_urls(info.urls, log_dir=info.log_dir)
+    admin = ScenarioAdmin(targets.services, targets.token)
+    traffic = Traffic(targets.frontend)
+    try:
+        traffic.burst("dashboard", 16, load.concurrency)  # warm-up, faults off
+        # Let the warm-up's spans leave the services (batch: 5 s) and reach the
+        # span metrics (flushed every 5 s) before the "before" scrape.
+        span_metrics = _settled(info.urls["span_metrics"])
+        before = (metrics.scrape(info.urls["collector_metrics"]), span_metrics)
+        for name, params in load.faults().items():
+            admin.switch(name, True, params)
+        echo(f"{strategy.name}: {load.requests} dashboards, {load.concurrency} at a time")
+        started = time.monotonic()
+        answers: list[Answer] = traffic.burst("dashboard", load.requests, load.concurrency)
+        load_seconds = time.monotonic() - started
+        admin.all_off()
+        time.sleep(load.drain_s)  # batch export + tail sampling's decision wait
+        span_metrics = _settled(info.urls["span_metrics"], minimum_s=0)
+        after = (metrics.scrape(info.urls["collector_metrics"]), span_metrics)
+    finally:
+        admin.close()
+        traffic.close()
+    errors = [a for a in answers if a.status >= 500]
+    slow = [a for a in answers if a.status < 500 and a.elapsed_ms >= load.slow_ms]
+    result = StrategyResult(
+        strategy.name,
+        strategy.description,
+        len(answers),
+        round(load_seconds, 2),
+        len(errors),
+        len(slow),
+    )
+    kept = {a.trace_id for a in answers if _kept(info.urls["jaeger"], a.trace_id)}
+    result.kept = len(kept)
+    result.errors_kept = sum(a.trace_id in kept for a in errors)
+    result.slow_kept = sum(a.trace_id in kept for a in slow)
+    result.spans_exported = metrics.exported_spans(after[0]) - metrics.exported_spans(before[0])
+    red_before, red_after = metrics.red(before[1]), metrics.red(after[1])
+    result.red_calls = red_after["calls"] - red_before["calls"]
+    result.red_errors = red_after["errors"] - red_before["errors"]
+    return result
+
+
+def compare(
+    root: Path,
+    env: Mapping[str, str],
+    chosen: list[Strategy],
+    load: Load,
+    echo: Echo,
+) -> list[StrategyResult]:
+    """Every strategy in turn; afterwards the stack is stopped, or restarted in its
+    default mode when it was running before."""
+    was_up = Stack(root, env=env).is_ready()
+    results = []
+    try:
+        for strategy in chosen:
+            results.append(run_strategy(root, env, strategy, load, echo))
+    finally:
+        stack = Stack(root, env=env)
+        stack.down()
+        if was_up:
+            stack.up(timeout=180)
+    return results

@@ -1,0 +1,79 @@
+"""Client of the services' admin API (``/admin/scenarios``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import requests
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+from services.common.admin import SCENARIOS_PATH, TOKEN_HEADER
+from services.common.faults import SCENARIOS
+
+
+class AdminError(RuntimeError):
+    """A service refused or failed an admin call."""
+
+
+class ScenarioAdmin:
+    """Switches scenarios on every service (each ignores the ones it does not own)."""
+
+    def __init__(self, services: Mapping[str, str], token: str, timeout: float = 5.0) -> None:
+        self.services = dict(services)
+        self.token = token
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def _call(self, method: str, url: str, body: Any = None) -> Any:
+        headers = {TOKEN_HEADER: self.token}
+        with suppress_instrumentation():
+            try:
+                response = self.session.request(
+                    method, url, json=body, headers=headers, timeout=self.timeout
+                )
+            except requests.RequestException as exc:
+                raise AdminError(f"{method} {url} failed: {exc}") from None
+        if response.status_code != 200:
+            raise AdminError(f"{method} {url} answered {response.status_code}: {response.text}")
+        return response.json()
+
+    def _owners(self, name: str) -> Iterable[tuple[str, str]]:
+        if name not in SCENARIOS:
+            raise AdminError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
+        return [(svc, url) for svc, url in self.services.items() if svc in SCENARIOS[name].services]
+
+    def switch(self, name: str, on: bool, params: Mapping[str, Any] | None = None) -> list[str]:
+        """Switch ``name`` on (with ``params``) or off in the services that own it."""
+        method, body = ("PUT", {"params": dict(params or {})}) if on else ("DELETE", None)
+        switched = []
+        for service, url in self._owners(name):
+            self._call(method, f"{url}{SCENARIOS_PATH}/{name}", body)
+            switched.append(service)
+        return switched
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        """Per scenario: ``active`` (on in every owner), ``params`` and ``services``."""
+        found: dict[str, dict[str, Any]] = {}
+        for service, url in self.services.items():
+            for entry in self._call("GET", url + SCENARIOS_PATH)["scenarios"]:
+                if service not in entry["services"]:
+                    continue
+                state = found.setdefault(
+                    entry["name"],
+                    {"active": True, "params": entry["params"], "summary": entry["summary"]},
+                )
+                state.setdefault("services", []).append(service)
+                state["active"] = state["active"] and entry["active"]
+        return found
+
+    def all_off(self) -> list[str]:
+        """Switch every scenario off; return the names that were on somewhere."""
+        was_on = [name for name, s in self.states().items() if s["active"]]
+        for name in SCENARIOS:
+            self.switch(name, False)
+        return was_on
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
