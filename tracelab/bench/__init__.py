@@ -14,8 +14,10 @@ Modules, in the order a run uses them:
 - :mod:`~tracelab.bench.driver`: runs the generator and samples the stack at its markers;
 - :mod:`~tracelab.bench.procs`, :mod:`~tracelab.bench.promtext`,
   :mod:`~tracelab.bench.logscan`: CPU/RSS, collector span counters, SDK drop lines;
-- :mod:`~tracelab.bench.metrics`, :mod:`~tracelab.bench.stats`: per-round figures
-  and paired statistics;
+- :mod:`~tracelab.bench.metrics`, :mod:`~tracelab.bench.stats`,
+  :mod:`~tracelab.bench.analysis`: per-round figures, paired statistics, targets;
 - :mod:`~tracelab.bench.report`, :mod:`~tracelab.bench.plots`: JSON, Markdown, PNG;
-- :mod:`~tracelab.bench.runner`, :mod:`~tracelab.bench.cli`: the whole run, the command.
+- :mod:`~tracelab.bench.runner`, :mod:`~tracelab.bench.cli`: the whole run, the command;
+- :mod:`~tracelab.bench.stackenv`: free ports for the private stack, ``make load``'s stack;
+- :mod:`~tracelab.bench.reload`: a finished run read back, re-judged and re-rendered.
 """
