@@ -33,9 +33,13 @@ def stack() -> Iterator[object]:
         local_stack.down()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
-    """A headless Chromium (the machine's, never a downloaded one)."""
+    """A headless Chromium (the machine's, never a downloaded one).
+
+    Package-scoped: Playwright's sync API keeps an event loop running on this
+    thread while it is open, which would break later asyncio tests.
+    """
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).is_file(), f"{CHROMIUM} missing: run `make browser`"
