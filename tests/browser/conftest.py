@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.journeys import untraced_test_client  # noqa: F401 (autouse)
+from tests.e2e.journeys import running_stack, untraced_test_client  # noqa: F401 (autouse)
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 pytestmark = pytest.mark.e2e
@@ -23,14 +22,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="session")
 def stack() -> Iterator[object]:
     """The running local stack (started here unless one is already up)."""
-    from tracelab.stack import Stack
-
-    local_stack = Stack(ROOT)
-    already_up = local_stack.is_ready()
-    info = local_stack.up(timeout=180)
-    yield info
-    if not already_up and not os.environ.get("TRACELAB_KEEP_STACK"):
-        local_stack.down()
+    yield from running_stack()
 
 
 @pytest.fixture(scope="package")

@@ -7,18 +7,20 @@ traces are fetched back from the tracing backends the stack runs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
-# An autouse fixture: importing it here applies it to every e2e test.
-from tests.e2e.journeys import LoggedIn, log_in, untraced_test_client  # noqa: F401
+# Fixtures shared with the browser tier; importing them here registers them
+# (untraced_test_client is autouse).
+from tests.e2e.journeys import (  # noqa: F401
+    LoggedIn,
+    log_in,
+    running_stack,
+    untraced_test_client,
+)
 from tracelab.shapes.backends import JaegerClient
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.e2e
 
@@ -26,14 +28,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="session")
 def stack() -> Iterator[object]:
     """The running local stack (started here unless one is already up)."""
-    from tracelab.stack import Stack
-
-    local_stack = Stack(ROOT)
-    already_up = local_stack.is_ready()
-    info = local_stack.up(timeout=180)
-    yield info
-    if not already_up and not os.environ.get("TRACELAB_KEEP_STACK"):
-        local_stack.down()
+    yield from running_stack()
 
 
 @pytest.fixture(scope="session")

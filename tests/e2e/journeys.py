@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,6 +41,18 @@ def untraced_test_client() -> Iterator[None]:
     """
     with suppress_instrumentation():
         yield
+
+
+def running_stack() -> Iterator[object]:
+    """Yield the running local stack: started here unless one is already up, then stopped."""
+    from tracelab.stack import Stack
+
+    local_stack = Stack(Path(__file__).resolve().parents[2])
+    already_up = local_stack.is_ready()
+    info = local_stack.up(timeout=180)
+    yield info
+    if not already_up and not os.environ.get("TRACELAB_KEEP_STACK"):
+        local_stack.down()
 
 
 def log_in(http: requests.Session, frontend_url: str, n: int) -> LoggedIn:

@@ -48,7 +48,6 @@ def stack(run_dir: Path, port_env: dict[str, str]) -> Iterator[Stack]:
 
 @pytest.fixture
 def built_tools() -> None:
-    """Skip when the collector and Jaeger are not built (`make tools`)."""
+    """Fail clearly when the collector and Jaeger are not built (`make tools`)."""
     missing = [n for n in ("otelcol", "jaeger") if not (tools_bin(ROOT) / n).is_file()]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not built: run `make tools`")
+    assert not missing, f"{', '.join(missing)} not built: run `make tools`"

@@ -13,9 +13,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("built_tools")]
 
 
 def test_the_whole_stack_gets_ready_and_stops(stack):
-    missing = [s for s in SERVICES if not (stack.root / "services" / s / "__main__.py").is_file()]
-    if missing:
-        pytest.skip(f"services not written yet: {', '.join(missing)}")
     started = time.monotonic()
     info = stack.up(timeout=120)
     elapsed = time.monotonic() - started

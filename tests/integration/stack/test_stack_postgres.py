@@ -54,8 +54,6 @@ def test_second_up_reuses_the_cluster_and_a_running_stack(stack):
 
 
 def test_bootstrap_applies_the_schema_when_requested(stack):
-    if not (stack.root / "services" / "db" / "bootstrap.py").is_file():
-        pytest.skip("services/db/bootstrap.py is not written yet")
     info = stack.up(components=[POSTGRES], bootstrap=True, timeout=90)
     with psycopg.connect(info.dsn) as conn:
         tables = conn.execute(
