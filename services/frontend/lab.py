@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from services.common.errors import ApiError, BadRequest
 from services.frontend.lab_settings import LabSettings
@@ -26,8 +26,7 @@ from services.frontend.lab_sources import (
     ScenarioSwitchboard,
     looks_complete,
 )
-from services.frontend.links import TRACE_ID_MARKER, grafana_trace_link, jaeger_trace_link
-from services.frontend.routes import DEMO_EMAIL, DEMO_PASSWORD, PAGE_CSP, SETTINGS_KEY
+from services.frontend.routes import render_page
 
 LAB_KEY = "tracelab.lab"
 UNTRACED_PATHS = (r"/lab(/|$|\?)",)
@@ -80,18 +79,7 @@ def _trace_id(raw: str) -> str:
 @lab.get("/")
 def page() -> Response:
     """The console page."""
-    settings = current_app.extensions[SETTINGS_KEY]
-    html = render_template(
-        "lab.html",
-        demo_email=DEMO_EMAIL,
-        demo_password=DEMO_PASSWORD,
-        jaeger_link=jaeger_trace_link(settings.jaeger_ui_url),
-        grafana_link=grafana_trace_link(settings.grafana_url),
-        trace_id_marker=TRACE_ID_MARKER,
-    )
-    response = Response(html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = PAGE_CSP
-    return response
+    return render_page("lab.html")
 
 
 @lab.get("/api/scenarios")

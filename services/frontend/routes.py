@@ -70,12 +70,11 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-@page.get("/")
-def index() -> Response:
-    """The demo page: log in, call the API, follow each answer's trace to the UIs."""
+def render_page(template: str) -> Response:
+    """Render one of the frontend's pages with the demo login and trace-link templates."""
     settings: Settings = current_app.extensions[SETTINGS_KEY]
     html = render_template(
-        "index.html",
+        template,
         demo_email=DEMO_EMAIL,
         demo_password=DEMO_PASSWORD,
         jaeger_link=jaeger_trace_link(settings.jaeger_ui_url),
@@ -85,6 +84,12 @@ def index() -> Response:
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
+
+
+@page.get("/")
+def index() -> Response:
+    """The demo page: log in, call the API, follow each answer's trace to the UIs."""
+    return render_page("index.html")
 
 
 def add_routes(app: Flask, settings: Settings, gateway: GatewayClient) -> None:
