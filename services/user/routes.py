@@ -37,10 +37,11 @@ def _limit(request: web.Request) -> int:
 
 async def get_profile(request: web.Request) -> web.Response:
     """``GET /users/{id}``: the user's profile (404 from db passes through)."""
-    profile = await request.app[DB_CLIENT].get_profile(_user_id(request))
+    user_id = _user_id(request)
     blocking = faults.active("blocking-loop")
     if blocking is not None:
         faulty.block_event_loop(blocking)
+    profile = await request.app[DB_CLIENT].get_profile(user_id)
     return web.json_response(asdict(profile))
 
 

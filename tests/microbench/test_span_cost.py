@@ -9,8 +9,10 @@ the parent-based samplers decide once per trace, as in the services.
 - ``test_trace_hot_path``: creating and ending spans on the request thread
   (export left to the batch processor, flushed outside the timed part);
 - ``test_noop_tracer``: the same with the SDK disabled (the API's no-op tracer);
-- ``test_encode_batch`` / ``test_export_batch``: OTLP protobuf encoding of a
-  512-span batch, and encoding plus the HTTP POST, per span;
+- ``test_encode_batch``: OTLP protobuf encoding of a 512-span batch, per span,
+  by the services' encoder (``tracelab``, services.common.otlp_encoding) and,
+  for comparison, by the official one (``official``);
+- ``test_export_batch``: the services' exporter encoding and POSTing that batch;
 - ``test_total_cpu``: everything a sampled span costs the service process
   (create, end, batch, encode, send), as process CPU time per span.
 """
@@ -23,8 +25,9 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import (
+    encode_spans as official_encode_spans,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -41,7 +44,8 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.trace import SpanKind, Tracer
 
-from services.common import telemetry
+from services.common import otlp_encoding, telemetry
+from services.common.otlp_encoding import FastOTLPSpanExporter
 
 SPANS_PER_TRACE = 3
 TRACES_PER_ROUND = 100
@@ -63,6 +67,10 @@ CLIENT_ATTRIBUTES = {
     "url.full": "http://127.0.0.1:8081/api/users/42",
     "server.address": "127.0.0.1",
     "server.port": 8081,
+}
+ENCODERS: dict[str, Callable[[list[ReadableSpan]], bytes]] = {
+    "official": lambda spans: official_encode_spans(spans).SerializePartialToString(),
+    "tracelab": otlp_encoding.encode_spans,
 }
 SAMPLERS: dict[str, Sampler] = {
     "always_on": DEFAULT_ON,
@@ -94,9 +102,14 @@ def traces(tracer: Tracer, count: int) -> Callable[[], None]:
     return run
 
 
+def services_exporter(sink_endpoint: str) -> FastOTLPSpanExporter:
+    """What ``telemetry.build_exporter`` makes for ``http/protobuf``, sending to the sink."""
+    return FastOTLPSpanExporter(endpoint=sink_endpoint)
+
+
 def real_provider(sink_endpoint: str, sampler: Sampler) -> TracerProvider:
     """The services' provider, exporting over OTLP/HTTP to the sink."""
-    processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=sink_endpoint))
+    processor = BatchSpanProcessor(services_exporter(sink_endpoint))
     return telemetry.build_provider("microbench", sampler=sampler, span_processor=processor)
 
 
@@ -151,23 +164,24 @@ def test_noop_tracer(benchmark, per_span) -> None:
     benchmark.pedantic(traces(tracer, TRACES_PER_ROUND), rounds=30, iterations=1)
 
 
-def test_encode_batch(benchmark, per_span) -> None:
+@pytest.mark.parametrize("encoder", list(ENCODERS))
+def test_encode_batch(benchmark, per_span, encoder: str) -> None:
     batch = finished_batch()
+    encode = ENCODERS[encoder]
     per_span["spans_per_call"] = len(batch)
-    per_span["what"] = f"OTLP protobuf encoding of a {len(batch)}-span batch"
-    payload = benchmark.pedantic(
-        lambda: encode_spans(batch).SerializePartialToString(), rounds=20, iterations=1
-    )
+    per_span["what"] = f"OTLP protobuf encoding of a {len(batch)}-span batch, {encoder} encoder"
+    payload = benchmark.pedantic(lambda: encode(batch), rounds=20, iterations=1)
     decoded = ExportTraceServiceRequest()
     decoded.ParseFromString(payload)
     spans = [s for rs in decoded.resource_spans for ss in rs.scope_spans for s in ss.spans]
     assert len(spans) == len(batch)
     assert {kv.key for kv in decoded.resource_spans[0].resource.attributes} >= {"service.name"}
+    assert decoded == official_encode_spans(batch)
 
 
 def test_export_batch(benchmark, per_span, sink) -> None:
     batch = finished_batch()
-    exporter = OTLPSpanExporter(endpoint=sink.endpoint)
+    exporter = services_exporter(sink.endpoint)
     before = sink.stats()
     results: list[Any] = []
     per_span["spans_per_call"] = len(batch)

@@ -2,8 +2,10 @@
 
 The stack gets its own run directory and free ports, so a developer's
 ``make up`` stack (or the e2e tests' one) keeps running beside it; every
-configuration change restarts the stack through ``Stack.up(extra_env=...)``,
-so each measurement starts from the same fresh state and warms up again.
+configuration change restarts the five services through
+``Stack.up(extra_env=...)`` (PostgreSQL, the collector and Jaeger keep
+running), so each measurement starts from fresh service processes and warms
+up again.
 """
 
 from __future__ import annotations

@@ -159,14 +159,29 @@ def lost_context(trace: Trace, ctx: Context, wait_s: float = 12.0) -> Finding:
 
 
 def blocking_loop(trace: Trace, ctx: Context) -> Finding:
-    """A call made from user waits far longer than the server it calls worked."""
-    slack_ms = 0.0
-    for client in (s for s in trace if s.service == "user" and s.kind == "client"):
-        served = sum(c.duration_ns for c in trace.children_of(client)) / 1e6
-        slack_ms = max(slack_ms, client.duration_ms - served)
+    """A call into or out of user waits far longer than the server it reached worked.
+
+    While the profile handler blocks the event loop, user processes nothing
+    else: a request that arrives meanwhile is accepted late (the caller's
+    client span outlasts user's server span) and a response that arrives
+    meanwhile is read late (user's client span outlasts the server it
+    called). Which of the two a trace shows depends on arrival order, so
+    both count.
+    """
+    worst_ms, worst = 0.0, ""
+    for client in (s for s in trace if s.kind == "client"):
+        children = trace.children_of(client)
+        touches_user = client.service == "user" or any(
+            c.service == "user" and c.kind == "server" for c in children
+        )
+        if not touches_user:
+            continue
+        slack_ms = client.duration_ms - sum(c.duration_ns for c in children) / 1e6
+        if slack_ms > worst_ms:
+            worst_ms, worst = slack_ms, f" ({client.service} {client.name} client span)"
     threshold = 0.5 * float(ctx.params.get("block_ms", 300))
     return Finding(
-        slack_ms >= threshold, f"largest unexplained client wait in user {slack_ms:.1f} ms"
+        worst_ms >= threshold, f"largest unexplained wait on user {worst_ms:.1f} ms{worst}"
     )
 
 

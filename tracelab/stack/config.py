@@ -8,8 +8,10 @@ services they call.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from tracelab.stack.errors import StackError
 from tracelab.stack.ports import LOCALHOST, find_free_port, is_port_free
@@ -22,6 +24,11 @@ INFRA = (POSTGRES, COLLECTOR, JAEGER)
 # stop order is the reverse of this tuple.
 SERVICES = ("db", "auth", "user", "gateway", "frontend")
 ALL_COMPONENTS = INFRA + SERVICES
+# Config files of the infrastructure programs, relative to the checkout.
+INFRA_CONFIGS = {
+    COLLECTOR: Path("infra/otel-collector/config.yaml"),
+    JAEGER: Path("infra/jaeger/config.yaml"),
+}
 
 POSTGRES_PORT_VAR = "TRACELAB_POSTGRES_PORT"
 POSTGRES_DEFAULT_PORT = 5432
@@ -189,3 +196,20 @@ def stack_urls(
     if POSTGRES in wanted and dsn:
         urls["postgres"] = dsn
     return urls
+
+
+_CONFIG_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def infra_config_env(root: Path, environ: Mapping[str, str]) -> dict[str, str | None]:
+    """The variables the collector and Jaeger configs read, with their values in ``environ``.
+
+    Part of a running stack's signature: a later ``up`` with, say, another
+    ``TRACES_PROCESSORS`` must restart the collector, not reuse it.
+    """
+    names: set[str] = set()
+    for config in INFRA_CONFIGS.values():
+        path = root / config
+        if path.is_file():  # a checkout without them fails later, with a clearer message
+            names.update(_CONFIG_ENV_REF.findall(path.read_text()))
+    return {name: environ.get(name) for name in sorted(names)}

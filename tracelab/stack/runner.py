@@ -154,9 +154,11 @@ class Stack:
 
         ``extra_env`` is applied last to the services' environments. When the same
         selection is already running and healthy, nothing is restarted and the
-        returned info has ``already_running=True``; a different selection or
-        ``extra_env`` restarts the stack. ``bootstrap`` (default: when the db
-        service or its bootstrap module exists) runs ``python -m services.db.bootstrap``.
+        returned info has ``already_running=True``; when only ``extra_env``
+        differs and the infrastructure is healthy, only the services restart
+        (PostgreSQL, collector and Jaeger keep running); any other difference
+        restarts the stack. ``bootstrap`` (default: when the db service or its
+        bootstrap module exists) runs ``python -m services.db.bootstrap``.
         """
         wanted = self._select(components)
         signature = {
@@ -164,11 +166,20 @@ class Stack:
             "extra_env": dict(extra_env or {}),
             "ports": cfg.resolve_ports(self.environ),
             "postgres_port": self.environ.get(cfg.POSTGRES_PORT_VAR, ""),
+            "infra_env": cfg.infra_config_env(self.root, self.environ),
         }
         with self._lock():
             current = self._healthy_info(signature)
             if current is not None:
                 return current
+            try:
+                restarted = self._restart_services_only(signature, extra_env or {}, timeout)
+            except BaseException:
+                with contextlib.suppress(StackError):  # the original error matters more
+                    self._down_locked(timeout=5.0)
+                raise
+            if restarted is not None:
+                return restarted
             if load_state(self.run_dir) is not None or self._pg_cluster_running():
                 self.echo("stopping the previous stack first")
                 self._down_locked(timeout=10.0)
@@ -260,6 +271,48 @@ class Stack:
         info = self.info()
         assert info is not None
         return dataclasses.replace(info, already_running=True)
+
+    def _restart_services_only(
+        self, signature: dict[str, Any], extra_env: Mapping[str, str], timeout: float
+    ) -> StackInfo | None:
+        """Relaunch just the services when only ``extra_env`` changed; None when
+        that is not possible (another difference, or unhealthy infrastructure)."""
+        state = load_state(self.run_dir)
+        if state is None or not state.get("ready"):
+            return None
+        old = dict(state.get("signature") or {})
+        if {**old, "extra_env": signature["extra_env"]} != signature:
+            return None
+        wanted = tuple(signature["components"])
+        services = [name for name in cfg.SERVICES if name in wanted]
+        rows = {row.name: row for row in self.status()}
+        infra_ok = all(
+            name in rows and rows[name].alive and rows[name].ready
+            for name in wanted
+            if name not in cfg.SERVICES
+        )
+        if not services or not infra_ok:
+            return None
+        started = time.monotonic()
+        self.echo(f"restarting {', '.join(services)} with the new environment")
+        recorded = state["components"]
+        refs = [ref for name in services if (ref := _ref(recorded.get(name, {}))) is not None]
+        survivors = [proc for proc in stop_groups(refs, timeout=10.0) if is_running(proc)]
+        if survivors:
+            raise StackError(
+                f"processes survived the restart: {', '.join(f'pid {p.pid}' for p in survivors)}"
+            )
+        state.update(signature=signature, ready=False, started_at=time.time())
+        save_state(self.run_dir, state)
+        ports, dsn = state["ports"], state.get("dsn") or ""
+        for name in services:
+            self.log_path(name).write_bytes(b"")
+        steps = [self._launch_service(name, ports, dsn, extra_env, state) for name in services]
+        wait_all(steps, deadline=started + timeout, timeout=timeout, echo=self.echo, origin=started)
+        elapsed = time.monotonic() - started
+        state.update(ready=True, ready_seconds=round(elapsed, 2))
+        save_state(self.run_dir, state)
+        return StackInfo(self.run_dir, wanted, ports, state["urls"], state.get("dsn"), elapsed)
 
     def _pg_cluster_running(self) -> bool:
         return (self.pg_data_dir / "postmaster.pid").exists()
@@ -409,7 +462,7 @@ class Stack:
                 [
                     str(tools_bin(self.root) / "otelcol"),
                     "--config",
-                    str(self.root / "infra" / "otel-collector" / "config.yaml"),
+                    str(self.root / cfg.INFRA_CONFIGS[cfg.COLLECTOR]),
                 ],
                 cfg.collector_env(ports, self.environ),
                 [HttpCheck(cfg.http_url(ports["collector_health"], "/"))],
@@ -421,7 +474,7 @@ class Stack:
             [
                 str(tools_bin(self.root) / "jaeger"),
                 "--config",
-                str(self.root / "infra" / "jaeger" / "config.yaml"),
+                str(self.root / cfg.INFRA_CONFIGS[cfg.JAEGER]),
             ],
             cfg.jaeger_env(ports, self.environ),
             [

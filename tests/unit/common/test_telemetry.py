@@ -1,7 +1,11 @@
 from opentelemetry import baggage, propagate, trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+    OTLPSpanExporter as HTTPSpanExporter,
+)
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.common import telemetry
+from services.common.otlp_encoding import FastOTLPSpanExporter
 
 
 def test_resource_has_the_service_identity(monkeypatch):
@@ -25,7 +29,9 @@ def test_exporter_follows_the_protocol_variable(monkeypatch):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
     assert "grpc" in type(telemetry.build_exporter()).__module__
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-    assert "http" in type(telemetry.build_exporter()).__module__
+    exporter = telemetry.build_exporter()
+    assert isinstance(exporter, FastOTLPSpanExporter)
+    assert isinstance(exporter, HTTPSpanExporter)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
     try:
         telemetry.build_exporter()

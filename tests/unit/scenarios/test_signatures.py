@@ -117,3 +117,19 @@ def test_blocking_loop_is_a_client_waiting_longer_than_its_server_worked():
     assert blocking_loop(Trace([client, quick_server]), CTX).present
     busy_server = span(2, 1, "db", "GET /users/<user_id>/activity", "server", 1, 300)
     assert not blocking_loop(Trace([client, busy_server]), CTX).present
+
+
+def test_blocking_loop_also_counts_a_request_user_accepted_late():
+    gateway_call = span(1, None, "gateway", "GET", "client", 0, 310)
+    late_user_server = span(2, 1, "user", "GET /users/{id}/activity", "server", 302, 306)
+    finding = blocking_loop(Trace([gateway_call, late_user_server]), CTX)
+    assert finding.present
+    assert "gateway GET client span" in finding.detail
+    prompt_user_server = span(2, 1, "user", "GET /users/{id}/activity", "server", 1, 306)
+    assert not blocking_loop(Trace([gateway_call, prompt_user_server]), CTX).present
+
+
+def test_blocking_loop_ignores_slow_calls_that_do_not_touch_user():
+    auth_call = span(1, None, "gateway", "POST", "client", 0, 310)
+    auth_server = span(2, 1, "auth", "POST /verify", "server", 302, 306)
+    assert not blocking_loop(Trace([auth_call, auth_server]), CTX).present

@@ -8,6 +8,7 @@ import pytest
 
 from tracelab.stack import config as cfg
 from tracelab.stack.errors import PortInUseError, StackError
+from tracelab.stack.paths import repo_root
 from tracelab.stack.ports import find_free_port, is_port_free
 
 
@@ -129,3 +130,11 @@ def test_urls_cover_only_the_selected_components():
     everything = cfg.stack_urls(ports, cfg.ALL_COMPONENTS, None)
     assert next(iter(everything)) == "frontend"
     assert "postgres" not in everything
+
+
+def test_infra_config_env_lists_what_the_collector_and_jaeger_configs_read():
+    env = cfg.infra_config_env(repo_root(), {"TRACES_PROCESSORS": "tail", "HOME": "/root"})
+    assert env["TRACES_PROCESSORS"] == "tail"
+    assert env["JAEGER_MAX_TRACES"] is None
+    assert {"TRACES_EXPORTERS", "OTELCOL_OTLP_HTTP_PORT", "JAEGER_QUERY_PORT"} <= set(env)
+    assert "HOME" not in env
