@@ -80,6 +80,9 @@ def build_resource(service_name: str, service_version: str, environment: str) ->
     return HashOnceResource(resource.attributes, resource.schema_url)
 
 
+ENCODER_VAR = "TRACELAB_OTLP_ENCODER"
+
+
 def build_exporter() -> SpanExporter:
     """An OTLP span exporter for ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL``.
 
@@ -87,13 +90,18 @@ def build_exporter() -> SpanExporter:
     is :class:`~services.common.otlp_encoding.FastOTLPSpanExporter`: the stock
     OTLP/HTTP exporter, same ``OTEL_EXPORTER_OTLP_*`` settings, with a request
     body written directly in protobuf wire format (about a tenth of the stock
-    encoder's CPU per span).
+    encoder's CPU per span). ``TRACELAB_OTLP_ENCODER=stock`` selects the stock
+    OTLP/HTTP exporter instead (the benchmark compares the two).
     """
     protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get(
         "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
     )
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    if protocol == "http/protobuf" and os.environ.get(ENCODER_VAR, "direct") == "stock":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         return OTLPSpanExporter()
     if protocol == "http/protobuf":

@@ -32,6 +32,9 @@ def test_exporter_follows_the_protocol_variable(monkeypatch):
     exporter = telemetry.build_exporter()
     assert isinstance(exporter, FastOTLPSpanExporter)
     assert isinstance(exporter, HTTPSpanExporter)
+    monkeypatch.setenv("TRACELAB_OTLP_ENCODER", "stock")
+    assert type(telemetry.build_exporter()) is HTTPSpanExporter
+    monkeypatch.delenv("TRACELAB_OTLP_ENCODER")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
     try:
         telemetry.build_exporter()
