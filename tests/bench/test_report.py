@@ -72,3 +72,10 @@ def test_interval_formatting():
     assert report.fmt_interval({"n": 5, "mean": 1.234, "half_width": 0.5}, "%") == "+1.23% ±0.50"
     assert report.fmt_interval({"n": 1, "mean": -2.0, "half_width": None}) == "-2.00 (n=1)"
     assert report.fmt_interval({"n": 0, "mean": None, "half_width": None}) == "n/a"
+
+
+def test_per_span_verdict_uses_the_whole_interval():
+    assert report.per_span_status({"mean": 20.0, "half_width": 5.0}, 30.0) == "met"
+    assert report.per_span_status({"mean": -41.9, "half_width": 363.6}, 30.0) == "within-mean"
+    assert report.per_span_status({"mean": 94.0, "half_width": 46.0}, 30.0) == "missed"
+    assert report.per_span_status({"mean": None, "half_width": None}, 30.0) == "n/a"

@@ -228,8 +228,10 @@ async def run_closed(
     window_end = window_start + int(spec.duration_s * 1e9)
 
     async def loop() -> None:
-        while time.monotonic_ns() < window_end:
-            await sender.send(plan.next(), time.monotonic_ns())
+        # One clock reading for the check and the schedule: a send scheduled
+        # after window_end would belong to neither warm-up nor window.
+        while (now := time.monotonic_ns()) < window_end:
+            await sender.send(plan.next(), now)
             if sender.records[-1].status < 0:
                 await asyncio.sleep(0.01)  # no answer: do not spin on a dead server
 
