@@ -274,6 +274,13 @@ def _schema_url_field(schema_url: str | None) -> bytes:
     return _length_delimited(b"\x1a", schema_url.encode("utf-8"))
 
 
+def _stored_items(values: Any, span: ReadableSpan, dropped_property: str) -> tuple[Any, int]:
+    """A span's events or links without the copy its property makes, and their dropped count."""
+    if type(values) is BoundedList:
+        return values._dq, values.dropped
+    return values, getattr(span, dropped_property)
+
+
 def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
     """Serialize ``spans`` as an OTLP ``ExportTraceServiceRequest``.
 
@@ -325,16 +332,8 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
                 attributes = attributes._dict
             else:
                 dropped_attributes = span.dropped_attributes
-            if type(events) is BoundedList:
-                dropped_events = events.dropped
-                events = events._dq
-            else:
-                dropped_events = span.dropped_events
-            if type(links) is BoundedList:
-                dropped_links = links.dropped
-                links = links._dq
-            else:
-                dropped_links = span.dropped_links
+            events, dropped_events = _stored_items(events, span, "dropped_events")
+            links, dropped_links = _stored_items(links, span, "dropped_links")
         else:
             context = span.get_span_context()
             parent = span.parent
