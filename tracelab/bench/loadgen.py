@@ -193,9 +193,7 @@ async def run_open(
     for offset in offsets:
         scheduled = t0 + int(offset * 1e9)
         if not started and scheduled >= window_start:
-            await _sleep_until(window_start)
-            cpu_start, started = _cpu_seconds(), True
-            emit(MARK_START)
+            cpu_start, started = await _open_window(window_start, emit), True
         await _sleep_until(scheduled)
         request = plan.next()
         if len(tasks) >= spec.max_in_flight:
@@ -205,16 +203,30 @@ async def run_open(
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     if not started:
-        await _sleep_until(window_start)
-        cpu_start = _cpu_seconds()
-        emit(MARK_START)
+        cpu_start = await _open_window(window_start, emit)
+    window, cpu = await _close_window(window_start, window_end, cpu_start, emit)
+    if tasks:
+        await asyncio.wait(tasks, timeout=spec.timeout_s + 1)
+    return _Run(sender.records, len(offsets), window_start, window, cpu)
+
+
+async def _open_window(window_start: int, emit: Callable[[str], None]) -> float:
+    """Wait for the measured window to open, mark it; the generator's CPU seconds then."""
+    await _sleep_until(window_start)
+    cpu_start = _cpu_seconds()
+    emit(MARK_START)
+    return cpu_start
+
+
+async def _close_window(
+    window_start: int, window_end: int, cpu_start: float, emit: Callable[[str], None]
+) -> tuple[float, float]:
+    """Wait for the window to close, mark it; (window length s, generator CPU s in it)."""
     await _sleep_until(window_end)
     cpu = _cpu_seconds() - cpu_start
     window = (time.monotonic_ns() - window_start) / 1e9
     emit(MARK_END)
-    if tasks:
-        await asyncio.wait(tasks, timeout=spec.timeout_s + 1)
-    return _Run(sender.records, len(offsets), window_start, window, cpu)
+    return window, cpu
 
 
 async def run_closed(
@@ -236,13 +248,8 @@ async def run_closed(
                 await asyncio.sleep(0.01)  # no answer: do not spin on a dead server
 
     workers = [asyncio.create_task(loop()) for _ in range(spec.concurrency)]
-    await _sleep_until(window_start)
-    cpu_start = _cpu_seconds()
-    emit(MARK_START)
-    await _sleep_until(window_end)
-    cpu = _cpu_seconds() - cpu_start
-    window = (time.monotonic_ns() - window_start) / 1e9
-    emit(MARK_END)
+    cpu_start = await _open_window(window_start, emit)
+    window, cpu = await _close_window(window_start, window_end, cpu_start, emit)
     await asyncio.wait(workers, timeout=spec.timeout_s + 1)
     return _Run(sender.records, len(sender.records), window_start, window, cpu)
 
