@@ -1,4 +1,5 @@
-# One image for the five tracelab services (frontend, gateway, auth, user, db).
+# One image for the five tracelab services (frontend, gateway, auth, user, db)
+# and the tracelab console (`python -m tracelab.console`, Compose's command).
 #
 #   docker build -t tracelab-service:0.1.0 .
 #   docker run -e SERVICE=gateway -p 8081:8081 tracelab-service:0.1.0
@@ -14,8 +15,17 @@
 
 ARG PYTHON_IMAGE=python:3.11.14-slim-trixie
 ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.8
+ARG NODE_IMAGE=node:22.12.0-bookworm-slim
 
 FROM ${UV_IMAGE} AS uv
+
+# ----------------------------------------------- the console's browser libraries
+# npm ci from the console's lock file; only the files its package.json lists
+# are copied into the package (python -m tracelab.console.assets, below).
+FROM ${NODE_IMAGE} AS console-assets
+WORKDIR /web
+COPY tracelab/console/web/package.json tracelab/console/web/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
 
 # ---------------------------------------------------------------- build stage
 FROM ${PYTHON_IMAGE} AS build
@@ -41,6 +51,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # the runtime stage needs the virtualenv only.
 COPY services ./services
 COPY tracelab ./tracelab
+COPY --from=console-assets /web/node_modules /tmp/console-node-modules
+RUN python -m tracelab.console.assets --from /tmp/console-node-modules
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable
 
@@ -68,12 +80,13 @@ ENV PATH=/app/.venv/bin:$PATH \
 WORKDIR /app
 USER 10001:10001
 
-EXPOSE 8080 8081 8082 8083 8084
+EXPOSE 8080 8081 8082 8083 8084 8090
 
 # Every service answers /readyz; urllib raises (exit 1) on a non-2xx answer.
 # PORT is optional: each service has its own default port.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=5 \
-    CMD ["python", "-c", "import os, urllib.request; d = dict(frontend=8080, gateway=8081, auth=8082, user=8083, db=8084); p = os.environ.get('PORT') or d[os.environ['SERVICE']]; urllib.request.urlopen(f'http://127.0.0.1:{p}/readyz', timeout=2)"]
+    CMD ["python", "-c", "import os, urllib.request; d = dict(frontend=8080, gateway=8081, auth=8082, user=8083, db=8084, console=8090); p = os.environ.get('PORT') or os.environ.get('TRACELAB_CONSOLE_PORT') or d[os.environ['SERVICE']]; urllib.request.urlopen(f'http://127.0.0.1:{p}/readyz', timeout=2)"]
 
-# exec: the service becomes PID 1 and gets SIGTERM directly.
-CMD ["/bin/sh", "-c", "exec python -m \"services.${SERVICE}\""]
+# exec: the service becomes PID 1 and gets SIGTERM directly. SERVICE=console
+# runs the lab's console (tracelab/console) instead of a demo service.
+CMD ["/bin/sh", "-c", "if [ \"$SERVICE\" = console ]; then exec python -m tracelab.console; else exec python -m \"services.${SERVICE}\"; fi"]

@@ -30,8 +30,8 @@ TEST_DIRS = $(wildcard tests/unit tests/config tests/compose tests/integration t
 	tests/browser tests/bench tests/microbench)
 COMPONENT ?=
 
-.PHONY: help venv tools up up-local down status logs lint test test-unit test-integration test-e2e \
-	clean clean-tools
+.PHONY: help venv tools console-assets up up-local down status logs lint test test-unit \
+	test-integration test-e2e clean clean-tools
 
 help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | \
@@ -52,6 +52,9 @@ venv: $(VENV_STAMP) ## Create/refresh .venv from uv.lock (installs uv into .tool
 tools: venv ## Build the OpenTelemetry Collector and Jaeger into .tools/bin (cached).
 	$(STACK) tools
 
+console-assets: venv ## The console's pinned browser libraries (npm ci, once) into its static/vendor.
+	$(PY) -m tracelab.console.assets
+
 # --- local stack -----------------------------------------------------------------
 # MODE=local|compose picks the mode; by default Compose where a Docker engine
 # answers, else the local stack of plain processes.
@@ -59,7 +62,7 @@ up: ## Start the stack (local or Compose), wait until ready, print every URL.
 	@mode=$(TRACELAB_MODE); echo "tracelab mode: $$mode"; \
 	if [ "$$mode" = compose ]; then $(MAKE) compose-up; else $(MAKE) up-local; fi
 
-up-local: venv tools
+up-local: venv tools console-assets
 	$(STACK) up
 
 down: ## Stop the stack (idempotent).
@@ -78,16 +81,16 @@ logs: ## Last log lines of every component, or of COMPONENT=<name>.
 lint: venv ## ruff check.
 	$(RUFF) check .
 
-test: venv tools browser lint ## Lint, then every test tier (the microbenchmark runs once, untimed).
+test: venv tools console-assets browser lint ## Lint, then every test tier (the microbenchmark runs once, untimed).
 	$(PYTEST) $(TEST_DIRS) $(BENCH_TEST_FLAGS)
 
 test-unit: venv ## Unit tests (no network, no servers).
 	$(PYTEST) tests/unit
 
-test-integration: venv tools ## Integration tests (real PostgreSQL, collector, Jaeger).
+test-integration: venv tools console-assets ## Integration tests (real PostgreSQL, collector, Jaeger).
 	$(PYTEST) tests/integration
 
-test-e2e: venv tools ## End-to-end tests against the whole local stack.
+test-e2e: venv tools console-assets ## End-to-end tests against the whole local stack.
 	$(PYTEST) tests/e2e
 
 # --- cleaning -------------------------------------------------------------------------

@@ -37,7 +37,7 @@ LOAD_OVERRIDES = $(if $(LOAD_USERS),--users $(LOAD_USERS)) \
 	$(if $(LOAD_SPAWN_RATE),--spawn-rate $(LOAD_SPAWN_RATE)) \
 	$(if $(LOAD_TIME),--run-time $(LOAD_TIME))
 
-.PHONY: load load-ui bench bench-quick bench-micro test-bench
+.PHONY: load load-ui bench bench-quick bench-micro bench-console test-bench
 
 load: venv tools ## Locust, headless (LOAD_PROFILE, LOAD_USERS, LOAD_SPAWN_RATE, LOAD_TIME).
 	@mkdir -p $(LOAD_OUT)
@@ -61,6 +61,9 @@ bench: venv tools bench-micro ## Microbenchmark + full tracing-overhead benchmar
 
 bench-quick: venv tools ## Short tracing-overhead benchmark (a few minutes).
 	$(PY) -m tracelab.bench --quick $(BENCH_ARGS)
+
+bench-console: venv tools console-assets browser ## Console speed: search over 1,000 traces, a 2,000-span trace drawn.
+	$(PY) -m tracelab.bench.console $(BENCH_ARGS)
 
 test-bench: venv tools ## Benchmark unit tests, smoke run on a real stack, microbench once.
 	$(PYTEST) $(BENCH_TEST_DIRS) $(BENCH_TEST_FLAGS)

@@ -17,5 +17,5 @@ browser: ## Install Debian's Chromium for the browser tests when it is missing.
 		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else echo "install Chromium (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM_PATH" >&2; exit 1; fi
 
-test-browser: venv tools browser ## Browser tests: /lab in headless Chromium against the local stack.
+test-browser: venv tools console-assets browser ## Browser tests: the console in headless Chromium against the local stack.
 	$(PYTEST) tests/browser

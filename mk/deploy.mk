@@ -35,7 +35,7 @@ C ?=
 TRACELAB_MODE = $(or $(MODE),$(if $(shell docker info >/dev/null 2>&1 && echo yes),compose,local))
 
 # service:container-port pairs whose published address compose-up prints.
-COMPOSE_URLS := frontend:8080 jaeger:16686 tempo:3200 grafana:3000 prometheus:9090 \
+COMPOSE_URLS := console:8090 frontend:8080 jaeger:16686 tempo:3200 grafana:3000 prometheus:9090 \
 	locust:8089 otel-collector:4318 otel-collector:8889
 
 .PHONY: compose-up compose-down compose-logs compose-status test-compose \
@@ -84,6 +84,9 @@ k8s-up: k8s-render
 	$(KUBECTL) -n $(K8S_NAMESPACE) wait deployment --for=condition=Available \
 		--selector='app.kubernetes.io/component notin (locust-master,locust-worker)' --timeout=300s
 	@echo "tracelab is up (mode: kubernetes, overlay $(K8S_OVERLAY), namespace $(K8S_NAMESPACE))"
+	@if [ "$(K8S_OVERLAY)" = dev ]; then \
+		echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/console 8090:8090    -> http://localhost:8090 (the console)"; \
+	fi
 	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/frontend 8080:8080   -> http://localhost:8080"
 	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/jaeger 16686:16686   -> http://localhost:16686"
 	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/grafana 3000:3000    -> http://localhost:3000"

@@ -1,10 +1,11 @@
-"""The ``tracelab`` command line: stack, shapes, scenarios, sampling, benchmark."""
+"""The ``tracelab`` command line: stack, console, shapes, scenarios, sampling, benchmark."""
 
 from __future__ import annotations
 
 import click
 
 from tracelab.bench.cli import bench
+from tracelab.console.cli import console
 from tracelab.sampling.cli import sampling
 from tracelab.scenarios.cli import scenario
 from tracelab.shapes.cli import verify
@@ -16,7 +17,7 @@ def cli() -> None:
     """tracelab: a small, fully tested distributed-tracing lab."""
 
 
-for command in (tools, up, down, status, logs, verify, scenario, sampling, bench):
+for command in (tools, up, down, status, logs, console, verify, scenario, sampling, bench):
     cli.add_command(command)
 
 

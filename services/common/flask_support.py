@@ -134,7 +134,7 @@ def _register_access_log(app: Flask) -> None:
 
     def finished(response: Response) -> Response:
         if request.path not in health.HEALTH_PATHS and not request.path.startswith(
-            (admin.ADMIN_PREFIX, "/lab", "/static/")
+            (admin.ADMIN_PREFIX, "/static/")
         ):
             elapsed = (time.perf_counter() - g.get("tracelab_started", time.perf_counter())) * 1000
             log_access(request.method, request.path, response.status_code, elapsed)

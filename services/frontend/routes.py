@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
 
 from services.common.flask_support import json_body
 from services.common.validation import parse_positive_int, require_fields
-from services.frontend.links import TRACE_ID_MARKER, grafana_trace_link, jaeger_trace_link
+from services.frontend.links import TRACE_ID_MARKER, console_trace_link
 from services.frontend.settings import Settings
 from services.gateway.client import GatewayClient
 
@@ -70,15 +79,15 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-def render_page(template: str) -> Response:
-    """Render one of the frontend's pages with the demo login and trace-link templates."""
+@page.get("/")
+def index() -> Response:
+    """The demo page: log in, call the API, follow each answer's trace to the console."""
     settings: Settings = current_app.extensions[SETTINGS_KEY]
     html = render_template(
-        template,
+        "index.html",
         demo_email=DEMO_EMAIL,
         demo_password=DEMO_PASSWORD,
-        jaeger_link=jaeger_trace_link(settings.jaeger_ui_url),
-        grafana_link=grafana_trace_link(settings.grafana_url),
+        console_link=console_trace_link(settings.console_url),
         trace_id_marker=TRACE_ID_MARKER,
     )
     response = Response(html, mimetype="text/html")
@@ -86,10 +95,11 @@ def render_page(template: str) -> Response:
     return response
 
 
-@page.get("/")
-def index() -> Response:
-    """The demo page: log in, call the API, follow each answer's trace to the UIs."""
-    return render_page("index.html")
+@page.get("/lab")
+def lab() -> Response:
+    """The lab console moved to its own process: send people there."""
+    settings: Settings = current_app.extensions[SETTINGS_KEY]
+    return redirect(f"{settings.console_url}/#/lab", code=302)
 
 
 def add_routes(app: Flask, settings: Settings, gateway: GatewayClient) -> None:

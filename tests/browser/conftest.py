@@ -37,15 +37,37 @@ def browser() -> Iterator[object]:
     assert Path(CHROMIUM).is_file(), f"{CHROMIUM} missing: run `make browser`"
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+            executable_path=CHROMIUM,
+            headless=True,
+            # Background networking is refused by this machine's closed network.
+            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
         )
         yield instance
         instance.close()
 
 
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "results" / "screenshots"
+
+
 @pytest.fixture
 def page(browser) -> Iterator[object]:
-    context = browser.new_context()
+    context = browser.new_context(viewport={"width": 1440, "height": 960})
     tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
     yield tab
     context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def screenshot():
+    """Save a screenshot of ``page`` as results/screenshots/console-<name>.png (a test artifact)."""
+
+    def _take(page, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"console-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return _take

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.journeys import JOURNEYS, trace_id_of, wait_for_match
+from tests.e2e.journeys import JOURNEYS, drive, trace_id_of, wait_for_match
 
 
 def eventually(probe: Callable[[], object], what: str, timeout: float = 60.0) -> object:
@@ -30,7 +30,7 @@ def eventually(probe: Callable[[], object], what: str, timeout: float = 60.0) ->
 def test_journey_trace_has_its_golden_shape_in_jaeger_and_tempo(
     journey, http, frontend_url, login, backends
 ):
-    response = journey.drive(http, frontend_url, login)
+    response = drive(journey, http, frontend_url, login)
     assert response.status_code == journey.expected_status, response.text
     trace_id = trace_id_of(response)
     assert set(backends) == {"jaeger", "tempo"}

@@ -1,4 +1,4 @@
-"""The service image: one multi-stage, slim, non-root Dockerfile for all five services."""
+"""The service image: one multi-stage, slim, non-root Dockerfile for the services and console."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def stages() -> dict[str, list[tuple[str, str]]]:
 
 
 def test_multi_stage_with_pinned_bases():
-    assert list(stages()) == ["uv", "build", "runtime"]
+    assert list(stages()) == ["uv", "console-assets", "build", "runtime"]
     args = {
         m.group(1): m.group(2)
         for word, rest in instructions()
@@ -79,6 +79,21 @@ def test_runtime_is_slim_and_unprivileged():
     assert "BIND_HOST=0.0.0.0" in env
     (cmd,) = [rest for word, rest in runtime if word == "CMD"]
     assert "services.${SERVICE}" in cmd and "exec python -m" in cmd
+    assert "exec python -m tracelab.console" in cmd  # SERVICE=console
+
+
+def test_console_assets_come_from_the_npm_lock_only():
+    node = stages()["console-assets"]
+    copies = [rest for word, rest in node if word == "COPY"]
+    assert copies == ["tracelab/console/web/package.json tracelab/console/web/package-lock.json ./"]
+    (run,) = [rest for word, rest in node if word == "RUN"]
+    assert run.startswith("npm ci ") and "--ignore-scripts" in run
+    build = stages()["build"]
+    assert "python -m tracelab.console.assets --from /tmp/console-node-modules" in [
+        rest for word, rest in build if word == "RUN"
+    ]
+    # The host's vendored copy never enters the build: the image makes its own.
+    assert "tracelab/console/static/vendor" in DOCKERIGNORE.read_text().splitlines()
 
 
 def test_healthcheck_knows_every_service_port():
@@ -86,7 +101,7 @@ def test_healthcheck_knows_every_service_port():
     mapping = re.search(r"dict\(([^)]*)\)", check.split("CMD", 1)[1])
     assert mapping, "the healthcheck maps SERVICE to its default port"
     ports = dict(re.findall(r"(\w+)=(\d+)", mapping.group(1)))
-    assert {k: int(v) for k, v in ports.items()} == SERVICE_PORTS
+    assert {k: int(v) for k, v in ports.items()} == {**SERVICE_PORTS, "console": 8090}
     assert "/readyz" in check
 
 

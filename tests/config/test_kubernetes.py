@@ -347,6 +347,23 @@ def test_dev_is_one_replica_of_everything_with_in_memory_backends():
     assert not by_kind(docs, "PodDisruptionBudget")
 
 
+def test_the_console_runs_in_dev_only_and_reads_the_clusters_backends():
+    dev = render_overlay("dev")
+    console = the_container(dev, "Deployment/console")
+    env = {item["name"]: item.get("value") for item in console["env"]}
+    assert env["SERVICE"] == "console" and env["TRACELAB_CONSOLE_HOST"] == "0.0.0.0"
+    assert (env["JAEGER_QUERY_URL"], env["TEMPO_QUERY_URL"]) == (
+        "http://jaeger:16686",
+        "http://tempo:3200",
+    )
+    assert env["FRONTEND_URL"] == "http://frontend:8080"
+    services = by_kind(dev, "Service")
+    assert services["console"]["spec"]["ports"][0]["port"] == 8090
+    frontend = {i["name"]: i.get("value") for i in the_container(dev, "Deployment/frontend")["env"]}
+    assert frontend["TRACELAB_CONSOLE_URL"] == "http://localhost:8090"
+    assert "Deployment/console" not in workloads(production())
+
+
 # -------------------------------------------------------------- production
 def production():
     return render_overlay("production")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,10 +12,10 @@ import pytest
 import requests
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
+from tracelab.journeys import JOURNEYS as CATALOGUE
+from tracelab.journeys import Journey
 from tracelab.shapes.matcher import match
 from tracelab.shapes.shape import load_shape
-
-SHAPES = Path(__file__).resolve().parents[1] / "shapes"
 
 
 @dataclass(frozen=True)
@@ -79,56 +79,19 @@ def trace_id_of(response: requests.Response) -> str:
     return trace_id
 
 
-@dataclass(frozen=True)
-class Journey:
-    """One journey: how to drive it, the status it answers, its golden shape."""
-
-    name: str
-    expected_status: int
-    drive: Callable[[requests.Session, str, object], requests.Response]
-
-    @property
-    def shape_path(self) -> Path:
-        return SHAPES / f"{self.name}.yaml"
+# The seed user each journey runs as (distinct users keep the journeys' traces apart).
+JOURNEY_USERS = {"login": 2, "profile": 3, "dashboard": 4, "bad_token": 1, "not_found": 5}
+JOURNEYS = list(CATALOGUE)
 
 
-def _login(http, url, login) -> requests.Response:
-    from services.db.seed import seed_password, seed_user
-
-    return http.post(
-        f"{url}/api/login",
-        json={"email": seed_user(2).email, "password": seed_password(2)},
-        timeout=10,
+def drive(journey: Journey, http: requests.Session, url: str, login) -> requests.Response:
+    """Send ``journey``'s request (from :mod:`tracelab.journeys`) through the frontend."""
+    user = JOURNEY_USERS[journey.name]
+    token = login(user).token if journey.needs_token else None
+    planned = journey.request(user, token)
+    return http.request(
+        planned.method, url + planned.path, headers=planned.headers, json=planned.body, timeout=10
     )
-
-
-def _profile(http, url, login) -> requests.Response:
-    user = login(3)
-    return http.get(f"{url}/api/users/{user.user_id}", headers=user.headers, timeout=10)
-
-
-def _dashboard(http, url, login) -> requests.Response:
-    user = login(4)
-    return http.get(f"{url}/api/dashboard", headers=user.headers, timeout=10)
-
-
-def _bad_token(http, url, login) -> requests.Response:
-    headers = {"Authorization": "Bearer not-a-real-token"}
-    return http.get(f"{url}/api/users/1", headers=headers, timeout=10)
-
-
-def _not_found(http, url, login) -> requests.Response:
-    user = login(5)
-    return http.get(f"{url}/api/users/999999", headers=user.headers, timeout=10)
-
-
-JOURNEYS = [
-    Journey("login", 200, _login),
-    Journey("profile", 200, _profile),
-    Journey("dashboard", 200, _dashboard),
-    Journey("bad_token", 401, _bad_token),
-    Journey("not_found", 404, _not_found),
-]
 
 
 def wait_for_match(client, shape_path: Path, trace_id: str, timeout: float = 30.0):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.journeys import JOURNEYS, trace_id_of, wait_for_match
+from tests.e2e.journeys import JOURNEYS, drive, trace_id_of, wait_for_match
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.parametrize("journey", JOURNEYS, ids=lambda j: j.name)
 def test_journey_trace_has_its_golden_shape(journey, http, frontend_url, login, backends):
-    response = journey.drive(http, frontend_url, login)
+    response = drive(journey, http, frontend_url, login)
     assert response.status_code == journey.expected_status, response.text
     trace_id = trace_id_of(response)
     for name, client in backends.items():

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from services.db.seed import seed_password
 from tests.e2e.journeys import trace_id_of
 from tracelab.shapes.backends import JaegerClient
+from tracelab.shapes.query import TraceQuery
 
 pytestmark = pytest.mark.e2e
 
@@ -18,18 +19,29 @@ SERVICES = ("frontend", "gateway", "auth", "user", "db")
 
 
 def _all_exported_spans(jaeger_url: str) -> str:
-    """Every span Jaeger holds for our services, as one JSON text."""
+    """Every span Jaeger holds for our services (attributes, events, resources), as text."""
     chunks = []
-    for service in SERVICES:
-        response = requests.get(
-            f"{jaeger_url}/api/traces",
-            params={"service": service, "limit": 2000, "lookback": "2h"},
-            timeout=30,
-        )
-        response.raise_for_status()
-        data = response.json()["data"]
-        assert data, f"Jaeger holds no trace of {service}"
-        chunks.append(json.dumps(data))
+    with JaegerClient(jaeger_url, timeout=30) as jaeger:
+        for service in SERVICES:
+            query = TraceQuery(
+                service=service, start=time.time() - 7200, end=time.time(), limit=1000
+            )
+            traces = jaeger.find_traces(query)
+            assert traces, f"Jaeger holds no trace of {service}"
+            for trace in traces:
+                for span in trace:
+                    chunks.append(
+                        json.dumps(
+                            [
+                                span.name,
+                                span.status_message,
+                                span.attributes,
+                                [(e.name, e.attributes) for e in span.events],
+                                span.resource,
+                            ],
+                            default=str,
+                        )
+                    )
     return "\n".join(chunks)
 
 

@@ -1,4 +1,4 @@
-"""The benchmark's workload: the DESIGN.md journeys, their mix, and request plans.
+"""The benchmark's workload: the journeys of :mod:`tracelab.journeys`, their mix, request plans.
 
 ``loadtest/locustfile.py`` carries the same journeys and weights (it must be
 a single self-contained file for the Compose and Kubernetes Locust images);
@@ -11,32 +11,13 @@ import random
 from dataclasses import dataclass
 
 from services.db.seed import SEED_USER_COUNT, seed_password, seed_user
+from tracelab.journeys import BAD_TOKEN, JOURNEYS, NOT_FOUND_USER_ID, Journey
+
+__all__ = ["BAD_TOKEN", "JOURNEYS", "NOT_FOUND_USER_ID", "Journey"]
 
 # Every request carries this W3C baggage entry so backends can tell synthetic
 # traffic apart. The frontend only continues it with FRONTEND_TRUST_TRACEPARENT=true.
 SYNTHETIC_BAGGAGE = "synthetic_request=true"
-BAD_TOKEN = "not-a-real-token"
-# A user id no seed account has: GET /api/users/<id> answers 404.
-NOT_FOUND_USER_ID = 999_999
-
-
-@dataclass(frozen=True)
-class Journey:
-    """One journey of DESIGN.md section 3 as the load generator drives it."""
-
-    name: str
-    weight: int
-    method: str
-    expected_status: int
-
-
-JOURNEYS: tuple[Journey, ...] = (
-    Journey("profile", 60, "GET", 200),
-    Journey("dashboard", 25, "GET", 200),
-    Journey("login", 5, "POST", 200),
-    Journey("bad_token", 5, "GET", 401),
-    Journey("not_found", 5, "GET", 404),
-)
 JOURNEY_NAMES: tuple[str, ...] = tuple(j.name for j in JOURNEYS)
 JOURNEY_WEIGHTS: dict[str, int] = {j.name: j.weight for j in JOURNEYS}
 
@@ -73,24 +54,10 @@ def account_numbers(count: int, first: int = 1) -> list[int]:
 
 
 def build_request(journey: int, account: Account) -> Request:
-    """The request of journey index ``journey`` made by ``account``."""
-    name = JOURNEYS[journey].name
-    headers = {"baggage": SYNTHETIC_BAGGAGE}
-    bearer = {"Authorization": f"Bearer {account.token}"}
-    if name == "profile":
-        return Request(journey, "GET", f"/api/users/{account.number}", headers | bearer, None)
-    if name == "dashboard":
-        return Request(journey, "GET", "/api/dashboard", headers | bearer, None)
-    if name == "login":
-        email, password = seed_credentials(account.number)
-        body = {"email": email, "password": password}
-        return Request(journey, "POST", "/api/login", headers, body)
-    if name == "bad_token":
-        bad = {"Authorization": f"Bearer {BAD_TOKEN}"}
-        return Request(journey, "GET", f"/api/users/{account.number}", headers | bad, None)
-    if name == "not_found":
-        return Request(journey, "GET", f"/api/users/{NOT_FOUND_USER_ID}", headers | bearer, None)
-    raise ValueError(f"unknown journey {name!r}")
+    """The request of journey index ``journey`` made by ``account`` (with the baggage entry)."""
+    planned = JOURNEYS[journey].request(account.number, account.token)
+    headers = {"baggage": SYNTHETIC_BAGGAGE, **planned.headers}
+    return Request(journey, planned.method, planned.path, headers, planned.body)
 
 
 def arrival_offsets(

@@ -16,13 +16,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from tracelab.sampling import metrics
 from tracelab.sampling.strategies import Strategy
 from tracelab.scenarios.admin import ScenarioAdmin
 from tracelab.scenarios.targets import Targets
 from tracelab.scenarios.traffic import Answer, Traffic
+from tracelab.shapes.backends import JaegerClient
 from tracelab.stack.runner import Stack
 
 Echo = Callable[[str], None]
@@ -102,11 +101,8 @@ def _settled(url: str, minimum_s: float = 12.0, quiet_s: float = 6.0) -> str:
         previous = current
 
 
-def _kept(jaeger: str, trace_id: str | None) -> bool:
-    if trace_id is None:
-        return False
-    response = requests.get(f"{jaeger}/api/traces/{trace_id}", timeout=10)
-    return response.status_code == 200 and bool(response.json().get("data"))
+def _kept(jaeger: JaegerClient, trace_id: str | None) -> bool:
+    return trace_id is not None and jaeger.get_trace(trace_id) is not None
 
 
 def run_strategy(
@@ -152,7 +148,8 @@ def run_strategy(
         len(errors),
         len(slow),
     )
-    kept = {a.trace_id for a in answers if _kept(info.urls["jaeger"], a.trace_id)}
+    with JaegerClient(info.urls["jaeger"]) as jaeger:
+        kept = {a.trace_id for a in answers if _kept(jaeger, a.trace_id)}
     result.kept = len(kept)
     result.errors_kept = sum(a.trace_id in kept for a in errors)
     result.slow_kept = sum(a.trace_id in kept for a in slow)

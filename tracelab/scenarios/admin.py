@@ -13,7 +13,23 @@ from services.common.faults import SCENARIOS
 
 
 class AdminError(RuntimeError):
-    """A service refused or failed an admin call."""
+    """A service refused or failed an admin call (``status``: its HTTP status, if it answered)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class AdminUnavailable(AdminError):
+    """A service's admin API could not be reached."""
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300]
 
 
 class ScenarioAdmin:
@@ -32,10 +48,13 @@ class ScenarioAdmin:
                 response = self.session.request(
                     method, url, json=body, headers=headers, timeout=self.timeout
                 )
-            except requests.RequestException as exc:
-                raise AdminError(f"{method} {url} failed: {exc}") from None
+            except requests.RequestException:
+                raise AdminUnavailable(f"{url.split('/admin/')[0]} is not answering") from None
         if response.status_code != 200:
-            raise AdminError(f"{method} {url} answered {response.status_code}: {response.text}")
+            raise AdminError(
+                f"{method} {url} answered {response.status_code}: {_message(response)}",
+                response.status_code,
+            )
         return response.json()
 
     def _owners(self, name: str) -> Iterable[tuple[str, str]]:

@@ -104,15 +104,15 @@ class Checker:
         if spec.warmup:
             self.traffic.burst(spec.journey, spec.warmup, spec.concurrency)
         self.admin.switch(spec.scenario, on, spec.params)
-        start_us = int(time.time() * 1e6)
+        started = time.time()
         answers = self._drive(spec)
         # Traces are judged with the scenario already off: nothing else is driven meanwhile.
         self.admin.switch(spec.scenario, False)
-        window = (start_us - 1_000_000, int(time.time() * 1e6) + 1_000_000)
+        window = (started - 1.0, time.time() + 1.0)
         result.statuses = [a.status for a in answers]
         judged = self._judged(spec, on, answers, result)
         params = SCENARIOS[spec.scenario].params(spec.params)
-        ctx = Context(params=params, jaeger=self.jaeger, window_us=window)
+        ctx = Context(params=params, backend=self.jaeger, window_s=window)
         shape, baseline = load_shape(spec.shape_path), load_shape(spec.baseline_path)
         for answer in judged:
             verdict = self._verdict(spec, on, answer, shape, baseline, ctx)

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracelab.shapes.backends import JaegerClient
-from tracelab.shapes.from_jaeger import trace_from_jaeger
+from tracelab.shapes.backends import BackendClient, BackendError
 from tracelab.shapes.model import Span, Trace
+from tracelab.shapes.query import TraceQuery
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,8 @@ class Context:
     """What a measure may need besides the trace."""
 
     params: Mapping[str, Any]
-    jaeger: JaegerClient | None = None
-    window_us: tuple[int, int] = (0, 0)
+    backend: BackendClient | None = None
+    window_s: tuple[float, float] = (0.0, 0.0)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -119,19 +119,16 @@ def retry_storm(trace: Trace, ctx: Context) -> Finding:
 
 def orphan_roots(ctx: Context, service: str = "user") -> list[Trace]:
     """Traces in the time window whose root is a CLIENT span of ``service``."""
-    if ctx.jaeger is None:
+    if ctx.backend is None:
         return []
-    start, end = ctx.window_us
-    params: dict[str, str | int] = {"service": service, "start": start, "end": end, "limit": 200}
-    response = ctx.jaeger.session.get(
-        ctx.jaeger.base_url + "/api/traces", params=params, timeout=ctx.jaeger.timeout
-    )
-    if response.status_code != 200:
+    start, end = ctx.window_s
+    query = TraceQuery(service=service, start=start, end=end, limit=200)
+    try:
+        traces = ctx.backend.find_traces(query)
+    except BackendError:
         return []
-    data = response.json()
     orphans = []
-    for item in data.get("data") or []:
-        trace = trace_from_jaeger({"data": [item]})
+    for trace in traces:
         roots = trace.roots()
         if roots and all(r.service == service and r.kind == "client" for r in roots):
             orphans.append(trace)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import requests
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from services.db.seed import seed_password, seed_user
+from tracelab.journeys import BY_NAME
+from tracelab.journeys import journey as find_journey
 
-JOURNEYS = ("login", "profile", "dashboard", "bad_token", "not_found")
+JOURNEYS = tuple(BY_NAME)
 
 
 @dataclass(frozen=True)
@@ -32,69 +32,67 @@ def trace_id_of(response: requests.Response) -> str | None:
 
 
 class Traffic:
-    """Journeys against one frontend (127.0.0.1 only: this is a lab tool, not a load tester)."""
+    """Journeys against one frontend.
 
-    def __init__(self, frontend_url: str, timeout: float = 15.0) -> None:
-        if not frontend_url.startswith(("http://127.0.0.1", "http://localhost")):
+    ``local_only`` (the default) refuses any frontend but 127.0.0.1: bursts
+    are a lab tool, not a load tester. The console, which fires one journey
+    per click at the frontend of its own stack (``http://frontend:8080`` in
+    Compose), turns it off.
+    """
+
+    def __init__(self, frontend_url: str, timeout: float = 15.0, *, local_only: bool = True):
+        if local_only and not frontend_url.startswith(("http://127.0.0.1", "http://localhost")):
             raise ValueError(f"refusing to drive traffic at {frontend_url}: 127.0.0.1 only")
         self.url = frontend_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
         self._tokens: dict[int, str] = {}
 
-    def _send(self, journey: str, method: str, path: str, **kwargs) -> Answer:
+    def _send(self, name: str, user: int, token: str | None) -> tuple[requests.Response, Answer]:
+        planned = find_journey(name).request(user, token)
         started = time.perf_counter()
+        # Only the journey's own request may be traced: never this process's context.
         with suppress_instrumentation():
-            response = self.session.request(method, self.url + path, timeout=self.timeout, **kwargs)
+            response = self.session.request(
+                planned.method,
+                self.url + planned.path,
+                headers=planned.headers,
+                json=planned.body,
+                timeout=self.timeout,
+            )
         elapsed = (time.perf_counter() - started) * 1000
-        return Answer(journey, response.status_code, trace_id_of(response), elapsed)
+        return response, Answer(name, response.status_code, trace_id_of(response), elapsed)
 
     def login(self, user: int = 1) -> Answer:
         """Log seed user ``user`` in; remember the token for the other journeys."""
-        body = {"email": seed_user(user).email, "password": seed_password(user)}
-        started = time.perf_counter()
-        with suppress_instrumentation():
-            response = self.session.post(f"{self.url}/api/login", json=body, timeout=self.timeout)
+        response, answer = self._send("login", user, None)
         if response.status_code == 200:
             self._tokens[user] = response.json()["token"]
-        elapsed = (time.perf_counter() - started) * 1000
-        return Answer("login", response.status_code, trace_id_of(response), elapsed)
+        return answer
 
-    def _auth(self, user: int) -> dict[str, str]:
+    def _token(self, user: int) -> str:
         if user not in self._tokens:
             answer = self.login(user)
             if answer.status != 200:
                 raise RuntimeError(f"login of seed user {user} failed with {answer.status}")
-        return {"Authorization": f"Bearer {self._tokens[user]}"}
-
-    def profile(self, user: int = 1) -> Answer:
-        """``GET /api/users/<user>`` as that user."""
-        return self._send("profile", "GET", f"/api/users/{user}", headers=self._auth(user))
-
-    def dashboard(self, user: int = 1) -> Answer:
-        """``GET /api/dashboard`` as ``user``."""
-        return self._send("dashboard", "GET", "/api/dashboard", headers=self._auth(user))
-
-    def bad_token(self, user: int = 1) -> Answer:
-        """A profile call with a forged token (401)."""
-        headers = {"Authorization": "Bearer not-a-real-token"}
-        return self._send("bad_token", "GET", f"/api/users/{user}", headers=headers)
-
-    def not_found(self, user: int = 1) -> Answer:
-        """A profile call for a user that does not exist (404)."""
-        return self._send("not_found", "GET", "/api/users/999999", headers=self._auth(user))
+        return self._tokens[user]
 
     def journey(self, name: str, user: int = 1) -> Answer:
-        """Run the journey called ``name`` (one of :data:`JOURNEYS`)."""
-        if name not in JOURNEYS:
-            raise ValueError(f"unknown journey {name!r}; known: {', '.join(JOURNEYS)}")
-        method: Callable[[int], Answer] = getattr(self, name)
-        return method(user)
+        """Run the journey called ``name`` (see :mod:`tracelab.journeys`) as seed user ``user``."""
+        if name == "login":
+            return self.login(user)
+        token = self._token(user) if find_journey(name).needs_token else None
+        response, answer = self._send(name, user, token)
+        if response.status_code == 401 and token is not None:
+            # The remembered token may have expired: log in again, once.
+            self._tokens.pop(user, None)
+            response, answer = self._send(name, user, self._token(user))
+        return answer
 
     def burst(self, name: str, total: int, concurrency: int, users: int = 8) -> list[Answer]:
         """``total`` runs of journey ``name``, ``concurrency`` at a time, over ``users`` users."""
         for user in range(1, users + 1):
-            self._auth(user)
+            self._token(user)
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             futures = [pool.submit(self.journey, name, 1 + i % users) for i in range(total)]
             return [future.result() for future in futures]

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from tracelab.shapes.backends import (
     BackendError,
+    BackendUnavailable,
     JaegerClient,
     TempoClient,
     TraceNotFound,
     client_for,
 )
-from tracelab.shapes.from_jaeger import trace_from_jaeger
 from tracelab.shapes.from_otlp import trace_from_otlp
 from tracelab.shapes.from_sdk import trace_from_sdk
 from tracelab.shapes.matcher import MatchResult, Mismatch, assert_matches, match
@@ -27,6 +27,7 @@ from tracelab.shapes.verify import verify_trace
 
 __all__ = [
     "BackendError",
+    "BackendUnavailable",
     "JaegerClient",
     "MatchResult",
     "Mismatch",
@@ -44,7 +45,6 @@ __all__ = [
     "load_shape_text",
     "match",
     "parse_shape",
-    "trace_from_jaeger",
     "trace_from_otlp",
     "trace_from_sdk",
     "verify_trace",

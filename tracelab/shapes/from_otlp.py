@@ -141,8 +141,42 @@ def _resource_spans(payload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return list(payload.get("resourceSpans") or payload.get("batches") or ())
 
 
-def trace_from_otlp(payload: Mapping[str, Any]) -> Trace:
-    """Every span of an OTLP JSON document (see the module docstring for envelopes)."""
+def _hex_ids(raw: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    fixed = dict(raw)
+    for key, what in zip(keys, ("trace", "span", "span"), strict=False):
+        if fixed.get(key):
+            fixed[key] = any_id(fixed[key], what) or ""
+    return fixed
+
+
+def otlp_document(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Any accepted envelope as a plain OTLP/JSON ``TracesData`` with hex ids.
+
+    This is what a person downloads: ``{"resourceSpans": [...]}`` exactly as
+    the OTLP/JSON encoding specifies (ids as hex, as Jaeger writes them;
+    Tempo's base64 ids are converted; Tempo's v1 ``batches`` renamed).
+    """
+    resource_spans = []
+    for entry in _resource_spans(payload):
+        scopes = entry.get("scopeSpans") or entry.get("instrumentationLibrarySpans") or ()
+        fixed_scopes = []
+        for scope_spans in scopes:
+            spans = []
+            for raw in scope_spans.get("spans") or ():
+                span = _hex_ids(raw, ("traceId", "spanId", "parentSpanId"))
+                span["links"] = [
+                    _hex_ids(link, ("traceId", "spanId")) for link in raw.get("links") or ()
+                ]
+                spans.append(span)
+            scope = scope_spans.get("scope") or scope_spans.get("instrumentationLibrary") or {}
+            rest = {k: v for k, v in scope_spans.items() if k != "instrumentationLibrary"}
+            fixed_scopes.append({**rest, "scope": scope, "spans": spans})
+        fixed = {k: v for k, v in entry.items() if k != "instrumentationLibrarySpans"}
+        resource_spans.append({**fixed, "scopeSpans": fixed_scopes})
+    return {"resourceSpans": resource_spans}
+
+
+def _spans_of(payload: Mapping[str, Any]) -> list[Span]:
     spans = []
     for resource_spans in _resource_spans(payload):
         resource = key_values((resource_spans.get("resource") or {}).get("attributes"))
@@ -157,4 +191,17 @@ def trace_from_otlp(payload: Mapping[str, Any]) -> Trace:
             scope = str(scope_info.get("name", ""))
             for raw in scope_spans.get("spans") or ():
                 spans.append(span_from_otlp(raw, service, scope, resource))
-    return Trace(spans)
+    return spans
+
+
+def trace_from_otlp(payload: Mapping[str, Any]) -> Trace:
+    """Every span of an OTLP JSON document (see the module docstring for envelopes)."""
+    return Trace(_spans_of(payload))
+
+
+def traces_from_otlp(payload: Mapping[str, Any]) -> list[Trace]:
+    """One :class:`Trace` per trace id of a document holding several (a search answer)."""
+    groups: dict[str, list[Span]] = {}
+    for span in _spans_of(payload):
+        groups.setdefault(span.trace_id, []).append(span)
+    return [Trace(spans) for spans in groups.values()]

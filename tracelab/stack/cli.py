@@ -20,13 +20,14 @@ from tracelab.stack.tools import TOOL_NAMES, build_tools
 T = TypeVar("T")
 
 URL_LABELS = {
-    "frontend": "frontend (public API)",
+    "console": "tracelab console (open this)",
+    "frontend": "frontend (demo app, public API)",
     "gateway": "gateway",
     "auth": "auth",
     "user": "user",
     "db": "db service",
-    "jaeger": "Jaeger UI + query",
-    "jaeger_api": "Jaeger query API",
+    "jaeger": "Jaeger query API (no UI locally)",
+    "jaeger_api": "Jaeger query API v3",
     "jaeger_otlp_grpc": "Jaeger OTLP gRPC",
     "jaeger_health": "Jaeger health",
     "jaeger_metrics": "Jaeger own metrics",
@@ -91,7 +92,9 @@ def up(timeout: float, infra_only: bool) -> None:
         click.echo(f"stack ready in {info.elapsed:.1f}s (run dir {info.run_dir})")
     print_urls(info)
     if cfg.JAEGER in info.components:
-        click.echo("  (Jaeger built from source serves a placeholder page; its APIs work)")
+        click.echo(
+            "  (Jaeger built from source serves no UI, only its APIs: the console is the UI)"
+        )
 
 
 @click.command()

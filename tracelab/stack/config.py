@@ -23,7 +23,10 @@ INFRA = (POSTGRES, COLLECTOR, JAEGER)
 # Start order within the services stage does not matter (they start together);
 # stop order is the reverse of this tuple.
 SERVICES = ("db", "auth", "user", "gateway", "frontend")
-ALL_COMPONENTS = INFRA + SERVICES
+# The lab's own tooling: the trace explorer, started beside the services.
+CONSOLE = "console"
+TOOLING = (CONSOLE,)
+ALL_COMPONENTS = INFRA + SERVICES + TOOLING
 # Config files of the infrastructure programs, relative to the checkout.
 INFRA_CONFIGS = {
     COLLECTOR: Path("infra/otel-collector/config.yaml"),
@@ -62,6 +65,7 @@ PORT_SPECS: dict[str, PortSpec] = {
     "auth": PortSpec("auth", "HTTP", "TRACELAB_AUTH_PORT", 8082),
     "user": PortSpec("user", "HTTP", "TRACELAB_USER_PORT", 8083),
     "db": PortSpec("db", "HTTP", "TRACELAB_DB_PORT", 8084),
+    "console": PortSpec(CONSOLE, "HTTP", "TRACELAB_CONSOLE_PORT", 8090),
 }
 
 
@@ -165,10 +169,34 @@ def service_env(
             "USER_URL": http_url(ports["user"]),
             "DB_SERVICE_URL": http_url(ports["db"]),
             "DATABASE_URL": dsn,
-            "JAEGER_UI_URL": http_url(ports["jaeger_query"]),
+            "TRACELAB_CONSOLE_URL": http_url(ports["console"]),
         }
     )
     env.update(extra or {})
+    return env
+
+
+def console_env(ports: Mapping[str, int], run_dir: Path, base: Mapping[str, str]) -> dict[str, str]:
+    """Environment of the console: its port, Jaeger, the services, the log folder."""
+    env = dict(base)
+    env.update(
+        {
+            "TRACELAB_CONSOLE_HOST": LOCALHOST,
+            "TRACELAB_CONSOLE_PORT": str(ports["console"]),
+            "JAEGER_QUERY_URL": http_url(ports["jaeger_query"]),
+            "FRONTEND_URL": http_url(ports["frontend"]),
+            "GATEWAY_URL": http_url(ports["gateway"]),
+            "AUTH_URL": http_url(ports["auth"]),
+            "USER_URL": http_url(ports["user"]),
+            "DB_SERVICE_URL": http_url(ports["db"]),
+            "TRACELAB_LOG_DIR": str(run_dir / "logs"),
+            "TRACELAB_CONSOLE_START_HINT": "make up",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    # The local Jaeger has no UI and no Grafana runs: no links to them.
+    for name in ("JAEGER_UI_URL", "GRAFANA_URL", "TEMPO_QUERY_URL"):
+        env.pop(name, None)
     return env
 
 
@@ -178,12 +206,14 @@ def stack_urls(
     """Return the URLs worth printing, keyed by a short label, for ``components``."""
     wanted = set(components)
     urls: dict[str, str] = {}
+    if CONSOLE in wanted:
+        urls["console"] = http_url(ports["console"])
     for name in ("frontend", "gateway", "auth", "user", "db"):
         if name in wanted:
             urls[name] = http_url(ports[name])
     if JAEGER in wanted:
         urls["jaeger"] = http_url(ports["jaeger_query"])
-        urls["jaeger_api"] = http_url(ports["jaeger_query"], "/api")
+        urls["jaeger_api"] = http_url(ports["jaeger_query"], "/api/v3")
         urls["jaeger_otlp_grpc"] = f"{LOCALHOST}:{ports['jaeger_otlp_grpc']}"
         urls["jaeger_health"] = http_url(ports["jaeger_health"], "/status")
         urls["jaeger_metrics"] = http_url(ports["jaeger_metrics"], "/metrics")

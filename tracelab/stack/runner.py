@@ -76,7 +76,7 @@ class StackInfo:
 
     @property
     def jaeger_query_url(self) -> str:
-        """Base URL of Jaeger's query service (``/api/services``, ``/api/traces/<id>``...)."""
+        """Base URL of Jaeger's query service (``/api/v3/services``, ``/api/v3/traces/<id>``...)."""
         return self.url("jaeger")
 
     @property
@@ -286,12 +286,12 @@ class Stack:
         wanted = tuple(signature["components"])
         services = [name for name in cfg.SERVICES if name in wanted]
         rows = {row.name: row for row in self.status()}
-        infra_ok = all(
+        others_ok = all(
             name in rows and rows[name].alive and rows[name].ready
             for name in wanted
             if name not in cfg.SERVICES
         )
-        if not services or not infra_ok:
+        if not services or not others_ok:
             return None
         started = time.monotonic()
         self.echo(f"restarting {', '.join(services)} with the new environment")
@@ -329,6 +329,11 @@ class Stack:
             raise MissingBinaryError(f"{', '.join(missing)} not built: run `make tools`")
         if cfg.COLLECTOR in wanted or cfg.JAEGER in wanted:
             self._warn_if_tools_stale()
+        if (
+            cfg.CONSOLE in wanted
+            and not (self.root / "tracelab" / "console" / "__main__.py").is_file()
+        ):
+            raise StackError("the console is missing (tracelab/console/__main__.py)")
         for name in cfg.SERVICES:
             if name in wanted and not (self.root / "services" / name / "__main__.py").is_file():
                 raise StackError(
@@ -408,12 +413,14 @@ class Stack:
             )
         infra = wait_all(stage1, **wait)
 
-        # Stage 2: the services, together.
+        # Stage 2: the services and the console, together.
         services = [
             self._launch_service(name, ports, dsn or "", extra_env, state)
             for name in cfg.SERVICES
             if name in wanted
         ]
+        if cfg.CONSOLE in wanted:
+            services.append(self._launch_console(ports, state))
         wait_all(services, watch=infra, **wait)
 
         elapsed = time.monotonic() - started
@@ -479,7 +486,7 @@ class Stack:
             cfg.jaeger_env(ports, self.environ),
             [
                 HttpCheck(cfg.http_url(ports["jaeger_health"], "/status")),
-                HttpCheck(cfg.http_url(ports["jaeger_query"], "/api/services")),
+                HttpCheck(cfg.http_url(ports["jaeger_query"], "/api/v3/services")),
             ],
             cfg.http_url(ports["jaeger_query"]),
             state,
@@ -499,6 +506,16 @@ class Stack:
             cfg.service_env(name, ports, dsn, self.environ, extra_env),
             [HttpCheck(cfg.http_url(ports[name], "/readyz"))],
             cfg.http_url(ports[name]),
+            state,
+        )
+
+    def _launch_console(self, ports: dict[str, int], state: dict[str, Any]) -> ProcessStep:
+        return self._launch(
+            cfg.CONSOLE,
+            [sys.executable, "-m", "tracelab.console"],
+            cfg.console_env(ports, self.run_dir, self.environ),
+            [HttpCheck(cfg.http_url(ports["console"], "/readyz"))],
+            cfg.http_url(ports["console"]),
             state,
         )
 
@@ -577,7 +594,7 @@ class Stack:
         recorded: dict[str, Any] = state.get("components", {})
         stopped: list[str] = []
         survivors = []
-        phases = (cfg.SERVICES, (cfg.COLLECTOR, cfg.JAEGER))
+        phases = (cfg.TOOLING + cfg.SERVICES, (cfg.COLLECTOR, cfg.JAEGER))
         for phase in phases:
             refs = {
                 name: ref

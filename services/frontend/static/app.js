@@ -1,11 +1,11 @@
-// The demo page: calls /api/* and shows each answer with its trace id and trace links.
+// The demo page: calls /api/* and shows each answer with its trace id and a link to its trace.
 // The token lives in sessionStorage only: it is never sent anywhere but our own API.
 "use strict";
 
 (() => {
   const root = document.getElementById("app");
   const marker = root.dataset.traceMarker;
-  const linkTemplates = { jaeger: root.dataset.jaegerLink, grafana: root.dataset.grafanaLink };
+  const consoleLink = root.dataset.consoleLink;
   const TRACERESPONSE = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
   const SESSION_KEY = "tracelab.session";
 
@@ -64,8 +64,7 @@
     item.querySelector(".elapsed").textContent = `${Math.round(elapsedMs)} ms`;
     if (traceId) {
       item.querySelector(".trace-id").textContent = traceId;
-      item.querySelector(".jaeger-link").href = linkTemplates.jaeger.replace(marker, traceId);
-      item.querySelector(".grafana-link").href = linkTemplates.grafana.replace(marker, traceId);
+      item.querySelector(".console-link").href = consoleLink.replace(marker, traceId);
     } else {
       item.querySelector(".trace").textContent = "no traceresponse header";
     }

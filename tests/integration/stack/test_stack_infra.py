@@ -11,6 +11,7 @@ import urllib.request
 import psutil
 import pytest
 
+from tracelab.shapes.backends import JaegerClient
 from tracelab.stack import ComponentFailedError, PortInUseError, Stack
 from tracelab.stack.config import COLLECTOR, INFRA, JAEGER
 from tracelab.stack.ports import is_port_free
@@ -79,24 +80,14 @@ def test_infra_up_carries_a_span_to_jaeger_and_down_leaves_nothing(stack):
 
     for label in ("collector_health", "jaeger_health", "collector_metrics", "jaeger_metrics"):
         assert _get(info.url(label))[0] == 200, label
-    services = json.loads(_get(f"{info.jaeger_query_url}/api/services")[1])
-    assert services["data"] in (None, [])  # Jaeger does not trace itself into the lab
+    jaeger = JaegerClient(info.jaeger_query_url)
+    assert jaeger.services() == []  # Jaeger does not trace itself into the lab
 
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     _post_span(info.otlp_http_endpoint, "stack-it-probe", trace_id)
-    deadline = time.monotonic() + 20
-    trace = None
-    while time.monotonic() < deadline:
-        try:
-            status, raw = _get(f"{info.jaeger_query_url}/api/traces/{trace_id}")
-        except urllib.error.HTTPError:
-            status = 404
-        if status == 200:
-            trace = json.loads(raw)
-            break
-        time.sleep(0.2)
-    assert trace is not None, "the span never reached Jaeger through the collector"
-    assert trace["data"][0]["spans"][0]["operationName"] == "GET /probe"
+    trace = jaeger.wait_for_trace(trace_id, timeout=20, interval=0.2)
+    assert [span.name for span in trace] == ["GET /probe"]
+    assert trace.services == {"stack-it-probe"}
 
     assert stack.is_ready()
     rows = {row.name: row for row in stack.status()}

@@ -16,8 +16,7 @@ from services.frontend.settings import Settings
 from tests.unit.frontend import fake_gateway
 from tests.unit.frontend.fake_gateway import FakeGateway
 
-JAEGER_UI = "http://jaeger.test:16686"
-GRAFANA = "http://grafana.test:3000"
+CONSOLE = "http://console.test:8090"
 
 
 @pytest.fixture
@@ -45,14 +44,13 @@ def closed_port_url() -> str:
 def frontend_settings(
     gateway_url: str, *, trust: bool = False, timeout_s: float = 2.0, max_body: int = 65536
 ) -> Settings:
-    """Frontend settings for tests: fixed UI URLs, short timeout."""
+    """Frontend settings for tests: a fixed console URL, short timeout."""
     return Settings(
         service=ServiceSettings(
             name="frontend", port=8080, http_timeout_s=timeout_s, max_body_bytes=max_body
         ),
         gateway_url=gateway_url,
-        jaeger_ui_url=JAEGER_UI,
-        grafana_url=GRAFANA,
+        console_url=CONSOLE,
         trust_traceparent=trust,
     )
 

@@ -14,8 +14,7 @@ def test_defaults_work_locally():
     assert settings.service.name == "frontend"
     assert settings.service.port == 8080
     assert settings.gateway_url == "http://127.0.0.1:8081"
-    assert settings.jaeger_ui_url == "http://127.0.0.1:16686"
-    assert settings.grafana_url == "http://127.0.0.1:3000"
+    assert settings.console_url == "http://127.0.0.1:8090"
     assert settings.trust_traceparent is False
 
 
@@ -24,8 +23,7 @@ def test_every_variable_is_read():
         {
             "PORT": "9080",
             "GATEWAY_URL": "http://gateway:8081",
-            "JAEGER_UI_URL": "http://jaeger:16686/",
-            "GRAFANA_URL": "http://grafana:3000/",
+            "TRACELAB_CONSOLE_URL": "http://localhost:18090/",
             "FRONTEND_TRUST_TRACEPARENT": "true",
             "HTTP_TIMEOUT_SECONDS": "2.5",
         }
@@ -34,8 +32,7 @@ def test_every_variable_is_read():
     assert settings.service.port == 9080
     assert settings.service.http_timeout_s == 2.5
     assert settings.gateway_url == "http://gateway:8081"
-    assert settings.jaeger_ui_url == "http://jaeger:16686"
-    assert settings.grafana_url == "http://grafana:3000"
+    assert settings.console_url == "http://localhost:18090"
     assert settings.trust_traceparent is True
 
 

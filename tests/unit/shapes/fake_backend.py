@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 
 @dataclass
@@ -18,6 +19,7 @@ class Backend:
     url: str = ""
     answers: dict[str, list[tuple[int, Any]]] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    queries: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     _served: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -35,6 +37,10 @@ class Backend:
             self._served[path] = self._served.get(path, 0) + 1
             return responses[index]
 
+    def query_of(self, path: str) -> dict[str, str]:
+        """The query parameters of the last request to ``path``."""
+        return next(q for seen, q in reversed(self.queries) if seen == path)
+
     def hits(self, path: str) -> int:
         """How many requests reached ``path``."""
         return sum(1 for seen, _ in self.requests if seen == path)
@@ -43,8 +49,9 @@ class Backend:
 def _handler(backend: Backend) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
             backend.requests.append((path, dict(self.headers.items())))
+            backend.queries.append((path, {k: v[-1] for k, v in parse_qs(query).items()}))
             status, body = backend.next_answer(path)
             payload = body.encode() if isinstance(body, str) else json.dumps(body).encode()
             self.send_response(status)

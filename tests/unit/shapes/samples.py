@@ -3,8 +3,8 @@
 The trace: frontend's server span (with a link to the caller's context) ->
 frontend's client span (401, an error) -> auth's ``auth.token_verify``
 (error, with an exception event). The same three spans are written as
-Jaeger query API v1 JSON, as Jaeger ``/api/v3`` OTLP JSON (hex ids, numeric
-enums) and as Tempo ``/api/v2`` OTLP JSON (base64 ids, enum names).
+Jaeger ``/api/v3`` OTLP JSON (hex ids, numeric enums) and as Tempo
+``/api/v2`` OTLP JSON (base64 ids, enum names).
 """
 
 from __future__ import annotations
@@ -20,130 +20,6 @@ CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN = "b7ad6b7169203331"
 START_US = 1_700_000_000_000_000
 START_NS = START_US * 1000
-
-
-def jaeger_v1() -> dict[str, Any]:
-    """``GET /api/traces/{id}`` of Jaeger's query API v1."""
-    return {
-        "data": [
-            {
-                "traceID": TRACE_ID,
-                "spans": [
-                    {
-                        "traceID": TRACE_ID,
-                        "spanID": ROOT_ID,
-                        "operationName": "GET /api/dashboard",
-                        "references": [
-                            {
-                                "refType": "FOLLOWS_FROM",
-                                "traceID": CALLER_TRACE,
-                                "spanID": CALLER_SPAN,
-                            }
-                        ],
-                        "startTime": START_US,
-                        "duration": 25_000,
-                        "tags": [
-                            {
-                                "key": "otel.scope.name",
-                                "type": "string",
-                                "value": "opentelemetry.instrumentation.flask",
-                            },
-                            {"key": "span.kind", "type": "string", "value": "server"},
-                            {"key": "http.request.method", "type": "string", "value": "GET"},
-                            {"key": "http.route", "type": "string", "value": "/api/dashboard"},
-                            {"key": "http.response.status_code", "type": "int64", "value": 401},
-                        ],
-                        "logs": [],
-                        "processID": "p1",
-                        "warnings": None,
-                    },
-                    {
-                        "traceID": TRACE_ID,
-                        "spanID": CLIENT_ID,
-                        "operationName": "GET",
-                        "references": [
-                            {"refType": "CHILD_OF", "traceID": TRACE_ID, "spanID": ROOT_ID}
-                        ],
-                        "startTime": START_US + 1_000,
-                        "duration": 23_000,
-                        "tags": [
-                            {
-                                "key": "otel.scope.name",
-                                "type": "string",
-                                "value": "opentelemetry.instrumentation.requests",
-                            },
-                            {"key": "span.kind", "type": "string", "value": "client"},
-                            {"key": "http.request.method", "type": "string", "value": "GET"},
-                            {
-                                "key": "url.full",
-                                "type": "string",
-                                "value": "http://127.0.0.1:8081/api/dashboard",
-                            },
-                            {"key": "http.response.status_code", "type": "int64", "value": 401},
-                            {"key": "otel.status_code", "type": "string", "value": "ERROR"},
-                            {"key": "error", "type": "bool", "value": True},
-                        ],
-                        "logs": [],
-                        "processID": "p1",
-                        "warnings": None,
-                    },
-                    {
-                        "traceID": TRACE_ID,
-                        "spanID": VERIFY_ID,
-                        "operationName": "auth.token_verify",
-                        "references": [
-                            {"refType": "CHILD_OF", "traceID": TRACE_ID, "spanID": CLIENT_ID}
-                        ],
-                        "startTime": START_US + 2_000,
-                        "duration": 1_500,
-                        "tags": [
-                            {"key": "otel.scope.name", "type": "string", "value": "services.auth"},
-                            {"key": "token.expired", "type": "bool", "value": False},
-                            {"key": "auth.clock_skew_s", "type": "float64", "value": 0.5},
-                            {"key": "otel.status_code", "type": "string", "value": "ERROR"},
-                            {
-                                "key": "otel.status_description",
-                                "type": "string",
-                                "value": "InvalidTokenError: bad token",
-                            },
-                            {"key": "error", "type": "bool", "value": True},
-                        ],
-                        "logs": [
-                            {
-                                "timestamp": START_US + 3_000,
-                                "fields": [
-                                    {"key": "event", "type": "string", "value": "exception"},
-                                    {
-                                        "key": "exception.type",
-                                        "type": "string",
-                                        "value": "InvalidTokenError",
-                                    },
-                                    {"key": "exception.escaped", "type": "bool", "value": False},
-                                ],
-                            }
-                        ],
-                        "processID": "p2",
-                        "warnings": None,
-                    },
-                ],
-                "processes": {
-                    "p1": {
-                        "serviceName": "frontend",
-                        "tags": [{"key": "service.version", "type": "string", "value": "0.1.0"}],
-                    },
-                    "p2": {
-                        "serviceName": "auth",
-                        "tags": [{"key": "service.version", "type": "string", "value": "0.1.0"}],
-                    },
-                },
-                "warnings": None,
-            }
-        ],
-        "total": 0,
-        "limit": 0,
-        "offset": 0,
-        "errors": None,
-    }
 
 
 def _kv(key: str, **value: Any) -> dict[str, Any]:
@@ -290,3 +166,48 @@ def tempo_v2() -> dict[str, Any]:
                 for link in span.get("links", ()):
                     link["traceId"], link["spanId"] = _B64[link["traceId"]], _B64[link["spanId"]]
     return {"trace": document, "status": "COMPLETE"}
+
+
+def tempo_search() -> dict[str, Any]:
+    """``GET /api/search?q=...`` of Tempo, as its API documentation gives it.
+
+    The first hit carries ``serviceStats`` (Tempo 2.2+), the second does not
+    and has a trace id printed without its leading zeros, a span set in the
+    older singular ``spanSet`` form and no ``durationMs`` (under 1 ms).
+    """
+    return {
+        "traces": [
+            {
+                "traceID": TRACE_ID,
+                "rootServiceName": "frontend",
+                "rootTraceName": "GET /api/dashboard",
+                "startTimeUnixNano": str(START_NS),
+                "durationMs": 25,
+                "spanSets": [
+                    {
+                        "spans": [
+                            {
+                                "spanID": VERIFY_ID,
+                                "startTimeUnixNano": str(START_NS + 2_000_000),
+                                "durationNanos": "18000000",
+                                "attributes": [_kv("status", stringValue="error")],
+                            }
+                        ],
+                        "matched": 1,
+                    }
+                ],
+                "serviceStats": {
+                    "frontend": {"spanCount": 2, "errorCount": 1},
+                    "auth": {"spanCount": 1, "errorCount": 1},
+                },
+            },
+            {
+                "traceID": "7a1d2dd4deaf177e0acf55b3c49032",
+                "rootServiceName": "frontend",
+                "rootTraceName": "GET /api/users/{user_id}",
+                "startTimeUnixNano": str(START_NS - 60_000_000_000),
+                "spanSet": {"spans": [], "matched": 0},
+            },
+        ],
+        "metrics": {"inspectedBytes": "377046", "totalBlocks": 3},
+    }

@@ -50,7 +50,7 @@ def run(*args: str):
 
 
 def test_match_exits_0(backend, shape_file):
-    backend.answer(f"/api/traces/{samples.TRACE_ID}", (200, samples.jaeger_v1()))
+    backend.answer(f"/api/v3/traces/{samples.TRACE_ID}", (200, samples.otlp_hex()))
     result = run(
         str(shape_file), "--backend", "jaeger", "--trace-id", samples.TRACE_ID, "--url", backend.url
     )
@@ -73,7 +73,7 @@ def test_tempo_partial_trace_is_refetched_until_it_matches(backend, shape_file):
 def test_mismatch_exits_1_with_the_diff(backend, tmp_path):
     shape_file = tmp_path / "wrong.yaml"
     shape_file.write_text(SHAPE.replace("status: unset", "status: ok"))
-    backend.answer(f"/api/traces/{samples.TRACE_ID}", (200, samples.jaeger_v1()))
+    backend.answer(f"/api/v3/traces/{samples.TRACE_ID}", (200, samples.otlp_hex()))
     result = run(
         str(shape_file),
         "--trace-id",
@@ -90,7 +90,7 @@ def test_mismatch_exits_1_with_the_diff(backend, tmp_path):
     assert "expected:\n  frontend 'GET /api/dashboard' [server] status=ok" in out
     assert "!! frontend 'GET /api/dashboard' [server] unset" in out
     # Re-fetched until the time was up, in case the trace was still arriving.
-    assert backend.hits(f"/api/traces/{samples.TRACE_ID}") > 1
+    assert backend.hits(f"/api/v3/traces/{samples.TRACE_ID}") > 1
 
 
 def test_trace_not_found_exits_2_with_one_line(backend, shape_file):

@@ -1,12 +1,11 @@
-"""Jaeger v1 and OTLP JSON (hex and base64 ids) become the same backend-neutral spans."""
+"""OTLP JSON from Jaeger (hex ids) and Tempo (base64 ids) become the same backend-neutral spans."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.unit.shapes import samples
-from tracelab.shapes.from_jaeger import trace_from_jaeger
-from tracelab.shapes.from_otlp import any_value, trace_from_otlp
+from tracelab.shapes.from_otlp import any_value, otlp_document, trace_from_otlp
 from tracelab.shapes.model import Trace
 
 
@@ -14,10 +13,8 @@ def _by_id(trace: Trace):
     return {span.span_id: span for span in trace.spans}
 
 
-@pytest.fixture(params=["jaeger_v1", "jaeger_v3_otlp_hex", "tempo_v2_otlp_base64"])
+@pytest.fixture(params=["jaeger_v3_otlp_hex", "tempo_v2_otlp_base64"])
 def trace(request) -> Trace:
-    if request.param == "jaeger_v1":
-        return trace_from_jaeger(samples.jaeger_v1())
     if request.param == "jaeger_v3_otlp_hex":
         return trace_from_otlp(samples.otlp_hex())
     return trace_from_otlp(samples.tempo_v2())
@@ -54,9 +51,6 @@ def test_every_format_gives_the_documented_spans(trace):
 
     client = spans[samples.CLIENT_ID]
     assert (client.kind, client.status, client.parent_span_id) == ("client", "error", root.span_id)
-    # Translation artefacts are span fields, not attributes.
-    assert "error" not in client.attributes and "span.kind" not in client.attributes
-    assert "otel.status_code" not in client.attributes
 
     verify = spans[samples.VERIFY_ID]
     assert (verify.service, verify.kind, verify.status) == ("auth", "internal", "error")
@@ -68,11 +62,32 @@ def test_every_format_gives_the_documented_spans(trace):
     assert event.attributes == {"exception.type": "InvalidTokenError", "exception.escaped": False}
 
 
-def test_all_formats_agree_span_for_span():
-    jaeger = trace_from_jaeger(samples.jaeger_v1()).spans
+def test_both_formats_agree_span_for_span():
     jaeger_v3 = trace_from_otlp(samples.otlp_hex()).spans
     tempo = trace_from_otlp(samples.tempo_v2()).spans
-    assert jaeger == jaeger_v3 == tempo
+    assert jaeger_v3 == tempo
+
+
+@pytest.mark.parametrize("answer", [samples.otlp_hex, samples.tempo_v2], ids=["jaeger", "tempo"])
+def test_download_document_is_plain_otlp_json_with_hex_ids(answer):
+    document = otlp_document(answer())
+    assert set(document) == {"resourceSpans"}
+    spans = [
+        span
+        for resource in document["resourceSpans"]
+        for scope in resource["scopeSpans"]
+        for span in scope["spans"]
+    ]
+    assert {span["traceId"] for span in spans} == {samples.TRACE_ID}
+    assert {span["spanId"] for span in spans} == {
+        samples.ROOT_ID,
+        samples.CLIENT_ID,
+        samples.VERIFY_ID,
+    }
+    [root] = [span for span in spans if span["spanId"] == samples.ROOT_ID]
+    assert root["links"][0]["traceId"] == samples.CALLER_TRACE
+    # The document reads back as the same trace.
+    assert trace_from_otlp(document).spans == trace_from_otlp(answer()).spans
 
 
 def test_trace_helpers_on_converted_trace(trace):
@@ -81,28 +96,6 @@ def test_trace_helpers_on_converted_trace(trace):
     assert [s.span_id for s in trace.children_of(root)] == [samples.CLIENT_ID]
     assert {k: len(v) for k, v in trace.by_service().items()} == {"frontend": 2, "auth": 1}
     assert trace.duration_ms == 25.0
-
-
-def test_jaeger_v1_trace_id_without_leading_zeros_is_padded():
-    payload = samples.jaeger_v1()
-    entry = payload["data"][0]
-    short = "123456789abcdef"  # Jaeger v1 prints a zero high half without its zeros
-    for raw in entry["spans"]:
-        raw["traceID"] = short
-        for ref in raw["references"]:
-            if ref["refType"] == "CHILD_OF":
-                ref["traceID"] = short
-    trace = trace_from_jaeger(payload)
-    assert trace.trace_ids == {"0" * 17 + short}
-    assert len(trace.roots()) == 1
-
-
-def test_jaeger_error_tag_alone_means_error_status():
-    payload = samples.jaeger_v1()
-    client = payload["data"][0]["spans"][1]
-    client["tags"] = [t for t in client["tags"] if t["key"] != "otel.status_code"]
-    span = _by_id(trace_from_jaeger(payload))[samples.CLIENT_ID]
-    assert span.status == "error"
 
 
 def test_tempo_v1_batches_envelope_and_missing_status():
@@ -145,6 +138,5 @@ def test_any_value_forms():
 
 
 def test_empty_answers_give_empty_traces():
-    assert len(trace_from_jaeger({"data": [], "errors": None})) == 0
     assert len(trace_from_otlp({"trace": {}})) == 0
     assert len(trace_from_otlp({"result": {"resourceSpans": []}})) == 0

@@ -94,7 +94,8 @@ def test_service_env_follows_the_contract():
     assert env["DB_SERVICE_URL"] == "http://127.0.0.1:8084"
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:14999"
     assert env["DATABASE_URL"] == "postgresql://tracelab:tracelab@127.0.0.1:6000/tracelab"
-    assert env["JAEGER_UI_URL"] == "http://127.0.0.1:16686"
+    assert env["TRACELAB_CONSOLE_URL"] == "http://127.0.0.1:8090"
+    assert "JAEGER_UI_URL" not in env  # the demo services know nothing of the trace UIs
     assert env["X_FAULT"] == "1"
 
 
@@ -123,13 +124,25 @@ def test_jaeger_env_carries_only_its_ports():
 def test_urls_cover_only_the_selected_components():
     ports = cfg.resolve_ports({})
     infra = cfg.stack_urls(ports, cfg.INFRA, cfg.database_url(5432))
-    assert infra["jaeger_api"] == "http://127.0.0.1:16686/api"
+    assert infra["jaeger_api"] == "http://127.0.0.1:16686/api/v3"
     assert infra["span_metrics"] == "http://127.0.0.1:8889/metrics"
     assert infra["postgres"].endswith(":5432/tracelab")
     assert "frontend" not in infra
     everything = cfg.stack_urls(ports, cfg.ALL_COMPONENTS, None)
-    assert next(iter(everything)) == "frontend"
+    assert list(everything)[:2] == ["console", "frontend"]  # where to click comes first
+    assert everything["console"] == "http://127.0.0.1:8090"
     assert "postgres" not in everything
+
+
+def test_console_env_points_at_this_stack_and_its_logs(tmp_path):
+    ports = cfg.resolve_ports({"TRACELAB_CONSOLE_PORT": "18090", "JAEGER_QUERY_PORT": "26686"})
+    env = cfg.console_env(ports, tmp_path, {"JAEGER_UI_URL": "http://stale", "PATH": "/bin"})
+    assert (env["TRACELAB_CONSOLE_HOST"], env["TRACELAB_CONSOLE_PORT"]) == ("127.0.0.1", "18090")
+    assert env["JAEGER_QUERY_URL"] == "http://127.0.0.1:26686"
+    assert env["FRONTEND_URL"] == "http://127.0.0.1:8080"
+    assert env["DB_SERVICE_URL"] == "http://127.0.0.1:8084"
+    assert env["TRACELAB_LOG_DIR"] == str(tmp_path / "logs")
+    assert "JAEGER_UI_URL" not in env and env["PATH"] == "/bin"
 
 
 def test_infra_config_env_lists_what_the_collector_and_jaeger_configs_read():

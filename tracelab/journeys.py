@@ -1,0 +1,131 @@
+"""The user journeys of DESIGN.md section 3: the one catalogue the lab looks them up in.
+
+The console's buttons, ``tracelab scenario check``'s traffic, the benchmark's
+load mix and the e2e tests all build their requests here. (The Locust file
+must stay a single self-contained file for the Locust images; its test,
+``tests/bench/test_locustfile.py``, keeps it in step with this catalogue.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from services.db.seed import seed_password, seed_user
+
+BAD_TOKEN = "not-a-real-token"
+# A user id no seed account has: GET /api/users/<id> answers 404.
+NOT_FOUND_USER_ID = 999_999
+SHAPES_DIR = Path(__file__).resolve().parents[1] / "tests" / "shapes"
+
+
+@dataclass(frozen=True)
+class JourneyRequest:
+    """One HTTP request to the frontend."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Journey:
+    """A journey: what a person does, the status it answers, its share of the load mix.
+
+    ``needs_token``: the request carries the logged-in user's bearer token
+    (the caller logs in first).
+    """
+
+    name: str
+    title: str
+    summary: str
+    method: str
+    expected_status: int
+    weight: int
+    needs_token: bool
+
+    @property
+    def shape_path(self) -> Path:
+        """Its golden trace shape, ``tests/shapes/<name>.yaml``."""
+        return SHAPES_DIR / f"{self.name}.yaml"
+
+    def request(self, user: int, token: str | None = None) -> JourneyRequest:
+        """The request of this journey made by seed user ``user`` (with its ``token``)."""
+        if self.needs_token and not token:
+            raise ValueError(f"journey {self.name} needs the user's token: log in first")
+        bearer = {"Authorization": f"Bearer {token}"} if token else {}
+        if self.name == "login":
+            body = {"email": seed_user(user).email, "password": seed_password(user)}
+            return JourneyRequest("POST", "/api/login", {}, body)
+        if self.name == "profile":
+            return JourneyRequest("GET", f"/api/users/{user}", bearer)
+        if self.name == "dashboard":
+            return JourneyRequest("GET", "/api/dashboard", bearer)
+        if self.name == "bad_token":
+            return JourneyRequest(
+                "GET", f"/api/users/{user}", {"Authorization": f"Bearer {BAD_TOKEN}"}
+            )
+        if self.name == "not_found":
+            return JourneyRequest("GET", f"/api/users/{NOT_FOUND_USER_ID}", bearer)
+        raise ValueError(f"unknown journey {self.name!r}")
+
+
+# Order = the load mix's order (the benchmark plans refer to journeys by index).
+JOURNEYS: tuple[Journey, ...] = (
+    Journey(
+        "profile",
+        "Profile",
+        "GET /api/users/<id>: auth verifies, user reads db",
+        "GET",
+        200,
+        60,
+        True,
+    ),
+    Journey(
+        "dashboard",
+        "Dashboard",
+        "GET /api/dashboard: profile and activity fetched concurrently",
+        "GET",
+        200,
+        25,
+        True,
+    ),
+    Journey(
+        "login",
+        "Log in",
+        "POST /api/login: password hash check and token issue in auth",
+        "POST",
+        200,
+        5,
+        False,
+    ),
+    Journey(
+        "bad_token",
+        "Bad token",
+        "a profile call with a forged token: 401 from auth",
+        "GET",
+        401,
+        5,
+        False,
+    ),
+    Journey(
+        "not_found",
+        "Not found",
+        "a profile of a user that does not exist: 404, not an error",
+        "GET",
+        404,
+        5,
+        True,
+    ),
+)
+BY_NAME: dict[str, Journey] = {journey.name: journey for journey in JOURNEYS}
+
+
+def journey(name: str) -> Journey:
+    """The journey called ``name``; ValueError naming the known ones otherwise."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown journey {name!r}; known: {', '.join(BY_NAME)}") from None
