@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 _CHUNK = 8192
+# A component's log is kept across restarts (appended) up to this size; past it,
+# the log moves to ``<name>.log.1`` (the one before to ``.log.2``) and a new one starts.
+LOG_MAX_BYTES = 16 * 1024 * 1024
+LOG_GENERATIONS = 2
 
 
 def tail_lines(path: Path, count: int = 20) -> list[str]:
@@ -34,3 +39,21 @@ def format_tail(path: Path, count: int = 20) -> str:
     if not lines:
         return ""
     return "\n".join(f"    {line}" for line in lines)
+
+
+def prepare_log(path: Path, component: str, max_bytes: int = LOG_MAX_BYTES) -> None:
+    """Get ``path`` ready for a (re)start of ``component``: rotate it when too big, mark the start.
+
+    Logs survive restarts, so what a component said before it died is still
+    there; the start marker is not JSON, so readers of the JSON lines skip it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_file() and path.stat().st_size > max_bytes:
+        for generation in range(LOG_GENERATIONS, 0, -1):
+            older = path.with_name(f"{path.name}.{generation}")
+            newer = path if generation == 1 else path.with_name(f"{path.name}.{generation - 1}")
+            if newer.exists():
+                os.replace(newer, older)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    with path.open("ab") as log:
+        log.write(f"--- tracelab: {component} starting at {stamp} ---\n".encode())

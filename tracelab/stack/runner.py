@@ -33,6 +33,7 @@ from tracelab.stack.errors import (
     PortInUseError,
     StackError,
 )
+from tracelab.stack.logtail import prepare_log
 from tracelab.stack.paths import repo_root, tools_bin
 from tracelab.stack.paths import run_dir as default_run_dir
 from tracelab.stack.ports import is_port_free
@@ -43,6 +44,9 @@ from tracelab.stack.state import clear_state, load_state, save_state, write_pid_
 from tracelab.stack.tools import stale_tools
 
 Echo = Callable[[str], None]
+# Seconds a running but unready component gets to recover by itself once the
+# components that died are back, before `up` restarts it too.
+RECOVERY_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,12 @@ class Stack:
             if current is not None:
                 return current
             try:
+                repaired = self._repair(signature, extra_env or {}, timeout)
+            except StackError:
+                repaired = None  # a repair that fails falls back to a clean restart below
+            if repaired is not None:
+                return repaired
+            try:
                 restarted = self._restart_services_only(signature, extra_env or {}, timeout)
             except BaseException:
                 with contextlib.suppress(StackError):  # the original error matters more
@@ -211,6 +221,10 @@ class Stack:
         rows = []
         for name, comp in state.get("components", {}).items():
             ref = _ref(comp)
+            if name == cfg.POSTGRES and not (ref is not None and ref.alive()):
+                # Restarted outside the runner (pg_ctl restart, a test, a crash
+                # and recovery): the data directory names the live server.
+                ref = _postmaster_ref(self.pg_data_dir) or ref
             alive = ref is not None and ref.alive()
             checks = [check_from_dict(c) for c in comp.get("checks", [])]
             rows.append(
@@ -272,6 +286,130 @@ class Stack:
         assert info is not None
         return dataclasses.replace(info, already_running=True)
 
+    def _repair(
+        self, signature: dict[str, Any], extra_env: Mapping[str, str], timeout: float
+    ) -> StackInfo | None:
+        """Restart only what died in a stack that was up with this very signature.
+
+        None when there is nothing to repair that way (no stack, another
+        signature, everything dead). A component that still runs but does not
+        answer its readiness check is given :data:`RECOVERY_GRACE_S` to recover
+        once the dead ones are back (db answers 503 while PostgreSQL is down
+        and recovers by itself), and restarted only if it does not. Nothing
+        else is restarted: every component reconnects to the ones it uses, on
+        the same ports.
+        """
+        state = load_state(self.run_dir)
+        if state is None or not state.get("ready") or state.get("signature") != signature:
+            return None
+        rows = {row.name: row for row in self.status()}
+        wanted = tuple(signature["components"])
+        dead = [name for name in wanted if not (name in rows and rows[name].alive)]
+        unready = [
+            name for name in wanted if name in rows and rows[name].alive and not rows[name].ready
+        ]
+        if not (dead or unready) or len(dead) == len(wanted):
+            return None
+        started = time.monotonic()
+        deadline = started + timeout
+        if dead:
+            self.echo(f"restarting {', '.join(dead)} only; the rest of the stack keeps running")
+            self._relaunch(dead, state, extra_env, started, timeout)
+        stuck = self._still_unready(
+            unready, state, min(deadline, time.monotonic() + RECOVERY_GRACE_S)
+        )
+        if stuck:
+            self.echo(
+                f"restarting {', '.join(stuck)}: not ready {RECOVERY_GRACE_S:g}s after the rest"
+            )
+            self._relaunch(stuck, state, extra_env, started, timeout)
+        elapsed = time.monotonic() - started
+        state.update(ready=True)
+        save_state(self.run_dir, state)
+        ports = state["ports"]
+        return StackInfo(self.run_dir, wanted, ports, state["urls"], state.get("dsn"), elapsed)
+
+    def _still_unready(self, names: list[str], state: dict[str, Any], until: float) -> list[str]:
+        """The components of ``names`` whose readiness checks still fail at ``until``."""
+        waiting = list(names)
+        while waiting:
+            checks = {
+                name: [check_from_dict(c) for c in state["components"][name].get("checks", [])]
+                for name in waiting
+            }
+            waiting = [name for name in waiting if not all_pass(checks[name])]
+            if not waiting or time.monotonic() >= until:
+                break
+            time.sleep(0.2)
+        return waiting
+
+    def _relaunch(
+        self,
+        names: list[str],
+        state: dict[str, Any],
+        extra_env: Mapping[str, str],
+        started: float,
+        timeout: float,
+    ) -> None:
+        """Stop what is left of ``names`` and start them again on their recorded ports."""
+        recorded = state["components"]
+        refs = [ref for name in names if (ref := _ref(recorded.get(name, {}))) is not None]
+        if cfg.POSTGRES in names and (live := _postmaster_ref(self.pg_data_dir)) is not None:
+            refs.append(live)
+        survivors = [proc for proc in stop_groups(refs, timeout=10.0) if is_running(proc)]
+        if survivors:
+            raise StackError(
+                f"processes survived the restart: {', '.join(f'pid {p.pid}' for p in survivors)}"
+            )
+        ports, dsn = state["ports"], state.get("dsn") or ""
+        conflicts = cfg.port_conflicts(ports, names)
+        if cfg.POSTGRES in names and not is_port_free(ports["postgres"]):
+            conflicts.append((ports["postgres"], cfg.POSTGRES, cfg.POSTGRES_PORT_VAR))
+        if conflicts:
+            raise PortInUseError(conflicts)
+        state.update(ready=False)
+        save_state(self.run_dir, state)
+        deadline = started + timeout
+        wait = {"deadline": deadline, "timeout": timeout, "echo": self.echo, "origin": started}
+        first: list[Step] = []
+        for name in names:
+            prepare_log(self.log_path(name), name)
+            if name == cfg.POSTGRES:
+                first.append(self._restart_postgres(ports["postgres"], dsn, state, deadline))
+            elif name in (cfg.COLLECTOR, cfg.JAEGER):
+                first.append(self._launch_infra(name, ports, state))
+        infra = wait_all(first, **wait) if first else []
+        later: list[Step] = [
+            self._launch_service(name, ports, dsn, extra_env, state)
+            for name in cfg.SERVICES
+            if name in names
+        ]
+        if cfg.CONSOLE in names:
+            later.append(self._launch_console(ports, state))
+        if later:
+            wait_all(later, watch=infra, **wait)
+
+    def _restart_postgres(
+        self, port: int, dsn: str, state: dict[str, Any], deadline: float
+    ) -> CommandStep:
+        """``pg_ctl start`` on the existing cluster (its database is kept: no bootstrap)."""
+        cluster = PostgresCluster(
+            self.pg_data_dir, self.log_path(cfg.POSTGRES), find_pg_binaries(self.environ)
+        )
+        wait_seconds = max(1, int(deadline - time.monotonic()))
+
+        def record() -> list[Step]:
+            self._record(state, cfg.POSTGRES, cluster.postmaster(), [PostgresCheck(dsn)], dsn)
+            return []
+
+        return CommandStep(
+            cfg.POSTGRES,
+            self._helper(cluster.start(port, wait_timeout=wait_seconds)),
+            cluster.log_path,
+            then=record,
+            still_ok=lambda: cluster.postmaster() is not None,
+        )
+
     def _restart_services_only(
         self, signature: dict[str, Any], extra_env: Mapping[str, str], timeout: float
     ) -> StackInfo | None:
@@ -306,7 +444,7 @@ class Stack:
         save_state(self.run_dir, state)
         ports, dsn = state["ports"], state.get("dsn") or ""
         for name in services:
-            self.log_path(name).write_bytes(b"")
+            prepare_log(self.log_path(name), name)
         steps = [self._launch_service(name, ports, dsn, extra_env, state) for name in services]
         wait_all(steps, deadline=started + timeout, timeout=timeout, echo=self.echo, origin=started)
         elapsed = time.monotonic() - started
@@ -379,8 +517,7 @@ class Stack:
         dsn = cfg.database_url(ports["postgres"]) if cluster else None
         urls = cfg.stack_urls(ports, wanted, dsn)
         for name in wanted:
-            self.log_path(name).parent.mkdir(parents=True, exist_ok=True)
-            self.log_path(name).write_bytes(b"")
+            prepare_log(self.log_path(name), name)
         state: dict[str, Any] = {
             "root": str(self.root),
             "run_dir": str(self.run_dir),
@@ -562,7 +699,7 @@ class Stack:
         """Schema and seed: ``python -m services.db.bootstrap`` against ``dsn``, as a step."""
         log = self.log_path("bootstrap")
         env = {**self.environ, "DATABASE_URL": dsn, "PYTHONUNBUFFERED": "1"}
-        log.write_bytes(b"")
+        prepare_log(log, "bootstrap")
         proc = spawn(
             [sys.executable, "-m", "services.db.bootstrap"], env=env, cwd=self.root, log_path=log
         )

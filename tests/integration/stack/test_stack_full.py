@@ -1,15 +1,20 @@
-"""The whole local stack: infrastructure plus the five services."""
+"""The whole local stack: infrastructure, the five services and the console."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import urllib.request
 from pathlib import Path
 
+import psutil
+import psycopg
 import pytest
 
 from tracelab.stack import Stack
-from tracelab.stack.config import ALL_COMPONENTS, SERVICES
+from tracelab.stack.config import ALL_COMPONENTS, POSTGRES, SERVICES
+from tracelab.stack.postgres import PostgresCluster, find_pg_binaries
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("built_tools")]
 
@@ -60,3 +65,71 @@ def test_a_new_collector_setting_restarts_the_infrastructure_too(stack):
     assert after["jaeger"] != before["jaeger"]
     assert after["otel-collector"] != before["otel-collector"]
     assert changed.is_ready()
+
+
+def _kill_group(pid: int) -> None:
+    os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, f"pid {pid} survived SIGKILL"
+        time.sleep(0.05)
+
+
+def _wait_ready(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"{url} not ready in {timeout}s"
+        time.sleep(0.2)
+
+
+def test_up_with_one_dead_component_restarts_only_that_one_and_keeps_its_log(stack):
+    info = stack.up(timeout=120)
+    before = {row.name: row.pid for row in stack.status()}
+    log = stack.log_path("user")
+    old = log.read_text()
+    _kill_group(before["user"])
+    assert not stack.is_ready()
+    repaired = stack.up(timeout=120)
+    after = {row.name: row.pid for row in stack.status()}
+    assert not repaired.already_running
+    changed = {name for name in ALL_COMPONENTS if after[name] != before[name]}
+    assert changed == {"user"}
+    assert stack.is_ready()
+    _wait_ready(info.url("user"))
+    text = log.read_text()
+    assert text.startswith(old)  # appended, not truncated
+    assert text.count("--- tracelab: user starting at") == 2
+
+
+def test_a_killed_postgres_is_restarted_alone_and_db_recovers(stack):
+    info = stack.up(timeout=120)
+    before = {row.name: row.pid for row in stack.status()}
+    _kill_group(before[POSTGRES])
+    assert not stack.is_ready()
+    stack.up(timeout=120)
+    after = {row.name: row.pid for row in stack.status()}
+    assert {name for name in ALL_COMPONENTS if after[name] != before[name]} == {POSTGRES}
+    _wait_ready(info.url("db"))  # db reconnects by itself: it was not restarted
+    with psycopg.connect(info.dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] > 0
+
+
+def test_status_follows_a_postgres_restarted_outside_the_runner(stack):
+    stack.up(timeout=120)
+    recorded = {row.name: row.pid for row in stack.status()}[POSTGRES]
+    cluster = PostgresCluster(
+        stack.pg_data_dir, stack.log_path(POSTGRES), find_pg_binaries(stack.environ)
+    )
+    cluster.stop()
+    port = stack.info().ports["postgres"]
+    assert cluster.start(port, wait_timeout=30).wait(timeout=40) == 0
+    row = {row.name: row for row in stack.status()}[POSTGRES]
+    assert row.pid != recorded and row.pid == cluster.postmaster().pid
+    assert row.alive and row.ready
+    assert stack.up(timeout=120).already_running  # nothing to restart

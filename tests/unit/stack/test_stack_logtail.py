@@ -1,8 +1,8 @@
-"""Reading the end of log files."""
+"""Reading the end of log files; keeping and rotating them across restarts."""
 
 from __future__ import annotations
 
-from tracelab.stack.logtail import format_tail, tail_lines
+from tracelab.stack.logtail import format_tail, prepare_log, tail_lines
 
 
 def test_tail_of_a_file_larger_than_one_read_chunk(tmp_path):
@@ -31,3 +31,25 @@ def test_format_tail_indents_each_line(tmp_path):
     log.write_text("first\nsecond\n")
     assert format_tail(log, 5) == "    first\n    second"
     assert format_tail(tmp_path / "none.log") == ""
+
+
+def test_a_log_is_kept_across_restarts_and_rotated_past_its_bound(tmp_path):
+    log = tmp_path / "auth.log"
+    prepare_log(log, "auth")
+    with log.open("ab") as handle:
+        handle.write(b'{"message": "first run"}\n')
+    prepare_log(log, "auth", max_bytes=10_000)
+    text = log.read_text()
+    assert "first run" in text and text.count("--- tracelab: auth starting at") == 2
+    log.write_bytes(b"x" * 200)
+    prepare_log(log, "auth", max_bytes=100)
+    assert (tmp_path / "auth.log.1").read_bytes() == b"x" * 200
+    assert log.read_text().startswith("--- tracelab: auth starting at")
+    log.write_bytes(b"y" * 200)
+    prepare_log(log, "auth", max_bytes=100)
+    log.write_bytes(b"z" * 200)
+    prepare_log(log, "auth", max_bytes=100)
+    # Two older generations at most: the oldest is dropped.
+    assert (tmp_path / "auth.log.2").read_bytes() == b"y" * 200
+    assert (tmp_path / "auth.log.1").read_bytes() == b"z" * 200
+    assert not (tmp_path / "auth.log.3").exists()

@@ -201,12 +201,13 @@
       $("search-notes").textContent = data.notes.join(" ");
       if (isTempo() && !traceqlEdited) $("f-traceql").value = data.query;
       drawTable(data.traces);
+      document.querySelector(".scatter-box").hidden = false;
       if (window.Chart) drawScatter(data.traces, { min: data.form.start * 1000, max: data.form.end * 1000 });
       $("view-search").dataset.state = "done";
     } catch (failure) {
       $("search-status").textContent = failure.message;
       drawTable([]);
-      if (window.Chart) drawScatter([], { min: undefined, max: undefined });
+      document.querySelector(".scatter-box").hidden = true; // nothing to plot: say why above
       $("view-search").dataset.state = "failed";
     }
   }
