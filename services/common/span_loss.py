@@ -278,8 +278,9 @@ def build_meter_provider(
     """The private provider the span processor and exporter report their counts to.
 
     ``extra_readers`` (unit tests: an in-memory reader) are added to the OTLP
-    and log readers. The resource gets ``service.instance.id`` (host and
-    pid) so the collector keeps each gunicorn worker's counts apart.
+    and log readers. ``resource`` is the service's: its ``service.instance.id``
+    (a UUID per process, made by the SDK) keeps each gunicorn worker's counts
+    apart in the collector.
     """
     env = os.environ if environ is None else environ
     interval_s = _positive_float(env, LOG_INTERVAL_VAR, DEFAULT_LOG_INTERVAL_S)
@@ -294,14 +295,7 @@ def build_meter_provider(
         )
         readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=export_ms))
     readers.extend(extra_readers)
-    return MeterProvider(metric_readers=readers, resource=_with_instance_id(resource))
-
-
-def _with_instance_id(resource: Resource) -> Resource:
-    if "service.instance.id" in resource.attributes:
-        return resource
-    instance = f"{os.uname().nodename}-{os.getpid()}"
-    return resource.merge(Resource({"service.instance.id": instance}))
+    return MeterProvider(metric_readers=readers, resource=resource)
 
 
 @contextmanager

@@ -243,9 +243,27 @@ def test_the_meter_resource_names_the_process(meters, reader):
     counter = meters.get_meter("t").create_counter("c")
     counter.add(1)
     [resource_metrics] = reader.get_metrics_data().resource_metrics
-    attributes = resource_metrics.resource.attributes
-    assert attributes["service.name"] == "svc"
-    assert attributes["service.instance.id"].endswith(f"-{os.getpid()}")
+    assert resource_metrics.resource.attributes["service.name"] == "svc"
+
+
+def _instance_id() -> str:
+    return str(telemetry.build_resource("svc", "1", "test").attributes["service.instance.id"])
+
+
+def test_each_process_reports_under_its_own_instance_id():
+    # The collector tells gunicorn workers (forked after import) apart by it.
+    parent = _instance_id()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its id and leave at once
+        os.write(write_end, _instance_id().encode())
+        os._exit(0)
+    os.close(write_end)
+    child = os.read(read_end, 100).decode()
+    os.waitpid(pid, 0)
+    os.close(read_end)
+    assert parent == _instance_id()
+    assert child and child != parent
 
 
 @pytest.mark.parametrize(
