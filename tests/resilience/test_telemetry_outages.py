@@ -171,13 +171,16 @@ def test_a_full_export_queue_counts_every_span_it_drops(telemetry_stack):
 
 
 def test_every_span_of_a_refused_export_is_counted(telemetry_stack):
-    # The collector's health port answers 404 to every trace export: nothing
-    # arrives, so the export-failure counts must add up to every span sent.
-    health = telemetry_stack.info.urls["collector_health"].rstrip("/")
-    telemetry_stack.ensure({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{health}/v1/traces"})
+    # A path the collector does not serve answers 404 to every trace export:
+    # nothing arrives, so the export-failure counts must add up to every span
+    # sent. (The OTLP/HTTP exporter's own metric would call them exported.)
+    otlp_http = telemetry_stack.info.urls["otlp_http"].rstrip("/")
+    telemetry_stack.ensure({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{otlp_http}/v1/refused"})
     before = service_loss_counters(telemetry_stack.services_metrics_url)
     timeline = Timeline(before_s=6, fault_s=0, after_s=0)
-    result = run_load_with_fault(telemetry_stack, timeline, contextlib.nullcontext, rate=15.0)
+    result = run_load_with_fault(
+        telemetry_stack, timeline, contextlib.nullcontext, rate=15.0, warmup_s=0
+    )
     expected = sum(spans for _, spans in _traces(result, timeline).values())
 
     def flushed() -> bool:
@@ -204,8 +207,9 @@ def test_every_span_of_a_refused_export_is_counted(telemetry_stack):
 
 
 def _start_collector(ports: dict[str, int], queue_dir: Path, jaeger_grpc_port: int, log: Path):
-    env = stack_config.collector_env(ports, os.environ, queue_dir)
-    env["JAEGER_OTLP_ENDPOINT"] = f"127.0.0.1:{jaeger_grpc_port}"
+    env = stack_config.collector_env(
+        {**ports, "jaeger_otlp_grpc": jaeger_grpc_port}, os.environ, queue_dir
+    )
     proc = spawn(
         [
             str(tools_bin(ROOT) / "otelcol"),
