@@ -96,15 +96,21 @@ class OutageStack:
         return self.info.urls["collector_metrics"]
 
 
-def outage_stack() -> Iterator[OutageStack]:
-    """Start a private stack for the module; stop it afterwards."""
+def outage_stack(
+    stack_env: Mapping[str, str] | None = None, services_env: Mapping[str, str] | None = None
+) -> Iterator[OutageStack]:
+    """Start a private stack (``stack_env``: for every component); stop it afterwards.
+
+    ``services_env`` is added to ``TEST_ENV`` for the services.
+    """
     run_dir = Path(tempfile.mkdtemp(prefix="tracelab-resilience-"))
     run_dir.chmod(0o755)  # PostgreSQL runs as another user when we are root
-    stack = Stack(ROOT, run_dir=run_dir, env=free_port_env())
+    stack = Stack(ROOT, run_dir=run_dir, env={**free_port_env(), **(stack_env or {})})
+    env = {**TEST_ENV, **(services_env or {})}
     try:
-        info = stack.up(timeout=180, extra_env=TEST_ENV)
+        info = stack.up(timeout=180, extra_env=env)
         accounts = login_accounts(info.frontend_url, account_numbers(20))
-        yield OutageStack(stack, info, accounts, dict(TEST_ENV))
+        yield OutageStack(stack, info, accounts, env)
     finally:
         stack.down(timeout=10)
 
@@ -425,3 +431,71 @@ def write_results(name: str, figures: Mapping[str, Any]) -> Path:
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def measure_outage(
+    target: OutageStack, component: str, timeline: Timeline, rate: float
+) -> dict[str, Any]:
+    """Load ``target`` at ``rate`` with ``component`` paused for the fault phase; every figure."""
+    services_before = service_loss_counters(target.services_metrics_url)
+    collector_before = collector_counters(target.collector_metrics_url)
+    result = run_load_with_fault(target, timeline, lambda: paused(target.pid(component)), rate=rate)
+    spans = count_spans(target.info.urls["jaeger"], expected_traces(result, timeline))
+    # Fresh counters: the services push theirs every second (TEST_ENV).
+    time.sleep(3)
+    return {
+        "fault": f"{component} paused (SIGSTOP) for {timeline.fault_s:g} s",
+        "rate_per_s": rate,
+        "timeline_s": {
+            "before": timeline.before_s,
+            "during": timeline.fault_s,
+            "after": timeline.after_s,
+        },
+        "requests": request_figures(result, timeline),
+        "spans": {phase: count.to_dict() for phase, count in spans.items()},
+        "service_counters": counters_delta(
+            service_loss_counters(target.services_metrics_url), services_before
+        ),
+        "collector_counters": counters_delta(
+            collector_counters(target.collector_metrics_url), collector_before
+        ),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.resilience.telemetry_support [--pause S] [--rate R] [COMPONENT...]``.
+
+    The measurement behind docs/telemetry.md: each component (default: the
+    collector, then Jaeger) paused for ``--pause`` seconds under ``--rate``
+    requests/s, on a private stack; figures in results/resilience/measure-*.json.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("components", nargs="*", default=[stack_config.COLLECTOR, "jaeger"])
+    parser.add_argument("--pause", type=float, default=60.0)
+    parser.add_argument("--rate", type=float, default=40.0)
+    parser.add_argument("--before", type=float, default=15.0)
+    parser.add_argument("--after", type=float, default=30.0)
+    parser.add_argument("--stack-env", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--services-env", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--label", default="", help="added to the result file names")
+    args = parser.parse_args(argv)
+    stack_env = dict(item.split("=", 1) for item in args.stack_env)
+    services_env = dict(item.split("=", 1) for item in args.services_env)
+    timeline = Timeline(args.before, args.pause, args.after)
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    with suppress_instrumentation():
+        for target in outage_stack(stack_env, services_env):
+            for component in args.components:
+                figures = measure_outage(target, component, timeline, args.rate)
+                figures["stack_env"], figures["services_env"] = stack_env, services_env
+                name = f"measure-{component}-{args.pause:g}s{args.label}"
+                path = write_results(name, figures)
+                print(f"{component}: {json.dumps(figures['spans']['all'])} -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

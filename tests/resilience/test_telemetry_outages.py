@@ -21,7 +21,6 @@ import contextlib
 import os
 import signal
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from tests.resilience.telemetry_support import (
     failed_requests,
     loss_log_lines,
     lost_in_services,
+    measure_outage,
     outage_stack,
     paused,
     request_figures,
@@ -78,29 +78,7 @@ DROP_COUNT_SLACK = 0.01
 
 
 def _outage_figures(target: OutageStack, component: str, timeline: Timeline) -> dict:
-    services_before = service_loss_counters(target.services_metrics_url)
-    collector_before = collector_counters(target.collector_metrics_url)
-    result = run_load_with_fault(target, timeline, lambda: paused(target.pid(component)), rate=RATE)
-    spans = count_spans(target.info.urls["jaeger"], _traces(result, timeline))
-    # The services' counters arrive every second; wait for a fresh scrape.
-    time.sleep(3)
-    return {
-        "fault": f"{component} paused (SIGSTOP) for {timeline.fault_s:g} s",
-        "rate_per_s": RATE,
-        "timeline_s": {
-            "before": timeline.before_s,
-            "during": timeline.fault_s,
-            "after": timeline.after_s,
-        },
-        "requests": request_figures(result, timeline),
-        "spans": {phase: count.to_dict() for phase, count in spans.items()},
-        "service_counters": counters_delta(
-            service_loss_counters(target.services_metrics_url), services_before
-        ),
-        "collector_counters": counters_delta(
-            collector_counters(target.collector_metrics_url), collector_before
-        ),
-    }
+    return measure_outage(target, component, timeline, RATE)
 
 
 def _traces(result, timeline):
