@@ -36,7 +36,7 @@ from typing import Any
 
 import requests
 
-from tracelab.bench import promtext
+from tracelab.bench import procs, promtext
 from tracelab.bench.loadgen import MARK_DONE, MARK_START, LoadResult, LoadSpec
 from tracelab.bench.runner import login_accounts
 from tracelab.bench.stackenv import free_port_env
@@ -80,6 +80,13 @@ class OutageStack:
         if wanted != self.env:
             self.info = self.stack.up(timeout=180, extra_env=wanted)
             self.env = wanted
+
+    def rss_mib(self) -> dict[str, float]:
+        """Resident memory of every component now, MiB (process tree included)."""
+        state = load_state(self.stack.run_dir) or {}
+        pids = {name: int(c["pid"]) for name, c in state["components"].items() if c.get("pid")}
+        samples = procs.sample_components(pids)
+        return {name: round(sample.rss_bytes / 2**20, 1) for name, sample in samples.items()}
 
     @property
     def jaeger(self) -> JaegerClient:
@@ -439,7 +446,16 @@ def measure_outage(
     """Load ``target`` at ``rate`` with ``component`` paused for the fault phase; every figure."""
     services_before = service_loss_counters(target.services_metrics_url)
     collector_before = collector_counters(target.collector_metrics_url)
-    result = run_load_with_fault(target, timeline, lambda: paused(target.pid(component)), rate=rate)
+    rss: dict[str, dict[str, float]] = {"before": target.rss_mib()}
+
+    @contextmanager
+    def fault() -> Iterator[None]:
+        with paused(target.pid(component)):
+            yield
+            rss["end_of_fault"] = target.rss_mib()  # the queues are fullest now
+
+    result = run_load_with_fault(target, timeline, fault, rate=rate)
+    rss["after"] = target.rss_mib()
     spans = count_spans(target.info.urls["jaeger"], expected_traces(result, timeline))
     # Fresh counters: the services push theirs every second (TEST_ENV).
     time.sleep(3)
@@ -459,6 +475,7 @@ def measure_outage(
         "collector_counters": counters_delta(
             collector_counters(target.collector_metrics_url), collector_before
         ),
+        "rss_mib": rss,
     }
 
 
