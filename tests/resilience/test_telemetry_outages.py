@@ -77,14 +77,6 @@ P99_BOUND_MS = 1500.0
 DROP_COUNT_SLACK = 0.01
 
 
-def _outage_figures(target: OutageStack, component: str, timeline: Timeline) -> dict:
-    return measure_outage(target, component, timeline, RATE)
-
-
-def _traces(result, timeline):
-    return expected_traces(result, timeline)
-
-
 def _assert_no_loss_and_flat_latency(figures: dict) -> None:
     requests_by_phase = figures["requests"]
     assert failed_requests(requests_by_phase) == 0, requests_by_phase
@@ -100,7 +92,7 @@ def _assert_no_loss_and_flat_latency(figures: dict) -> None:
 
 def test_collector_paused_30s_loses_no_span(telemetry_stack):
     telemetry_stack.ensure({})
-    figures = _outage_figures(telemetry_stack, stack_config.COLLECTOR, PAUSE)
+    figures = measure_outage(telemetry_stack, stack_config.COLLECTOR, PAUSE, RATE)
     write_results("collector_paused_30s", figures)
     _assert_no_loss_and_flat_latency(figures)
     # The services held the outage's spans: their queues took them all.
@@ -110,7 +102,7 @@ def test_collector_paused_30s_loses_no_span(telemetry_stack):
 
 def test_jaeger_paused_30s_loses_no_span(telemetry_stack):
     telemetry_stack.ensure({})
-    figures = _outage_figures(telemetry_stack, stack_config.JAEGER, PAUSE)
+    figures = measure_outage(telemetry_stack, stack_config.JAEGER, PAUSE, RATE)
     write_results("jaeger_paused_30s", figures)
     _assert_no_loss_and_flat_latency(figures)
     # The backlog waited in the collector's queue and is gone now.
@@ -127,7 +119,7 @@ def test_a_full_export_queue_counts_every_span_it_drops(telemetry_stack):
     logs = {name: telemetry_stack.stack.log_path(name) for name in stack_config.SERVICES}
     log_offsets = {name: path.stat().st_size for name, path in logs.items()}
     timeline = Timeline(before_s=5, fault_s=10, after_s=10)
-    figures = _outage_figures(telemetry_stack, stack_config.COLLECTOR, timeline)
+    figures = measure_outage(telemetry_stack, stack_config.COLLECTOR, timeline, RATE)
     figures["fault"] += "; services' export queue: 64 spans"
     counted = lost_in_services(figures["service_counters"])
     lost = figures["spans"]["all"]["spans_lost"]
@@ -159,7 +151,7 @@ def test_every_span_of_a_refused_export_is_counted(telemetry_stack):
     result = run_load_with_fault(
         telemetry_stack, timeline, contextlib.nullcontext, rate=15.0, warmup_s=0
     )
-    expected = sum(spans for _, spans in _traces(result, timeline).values())
+    expected = sum(spans for _, spans in expected_traces(result, timeline).values())
 
     def flushed() -> bool:
         after = service_loss_counters(telemetry_stack.services_metrics_url)
