@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -120,6 +121,7 @@ def outage_stack(
         yield OutageStack(stack, info, accounts, env)
     finally:
         stack.down(timeout=10)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @contextmanager
