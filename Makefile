@@ -27,7 +27,7 @@ STACK := $(PY) -m tracelab.stack
 PYTEST := $(VENV)/bin/pytest
 RUFF := $(VENV)/bin/ruff
 TEST_DIRS = $(wildcard tests/unit tests/config tests/compose tests/integration tests/e2e \
-	tests/browser tests/bench tests/microbench)
+	tests/browser tests/bench tests/microbench tests/resilience)
 COMPONENT ?=
 
 .PHONY: help venv tools console-assets up up-local down status logs lint test test-unit \

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from opentelemetry import propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -22,6 +24,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from services.common import span_loss
 from services.common.config import env_bool
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,8 @@ class TelemetryState:
     service_name: str
     provider: TracerProvider | None
     pid: int
+    # Where the span processor and exporter count lost spans (span_loss).
+    meters: MeterProvider | None = None
 
 
 _state: TelemetryState | None = None
@@ -141,10 +146,23 @@ def instrument_libraries() -> None:
         psycopg.instrument(enable_commenter=False, capture_parameters=False)
 
 
+# The span export settings for a collector outage, chosen in docs/telemetry.md
+# (queue size for the lab's capacity, an export timeout that outlasts a
+# paused collector); the standard variables, set in the environment, win.
+EXPORT_DEFAULTS = {
+    "OTEL_BSP_MAX_QUEUE_SIZE": "16384",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "512",
+    "OTEL_BSP_SCHEDULE_DELAY": "5000",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "90",
+}
+
+
 def _set_instrumentation_defaults() -> None:
     # Opt in to the stable HTTP semantic conventions (http.request.method, ...).
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     os.environ.setdefault("OTEL_PYTHON_EXCLUDED_URLS", DEFAULT_EXCLUDED_URLS)
+    for name, value in EXPORT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 # Instrumentation modules read these once, when first used; set them on import
@@ -159,13 +177,15 @@ def build_provider(
     *,
     span_processor: SpanProcessor | None = None,
     sampler: Sampler | None = None,
+    meter_provider: MeterProvider | None = None,
 ) -> TracerProvider:
     """The tracer provider :func:`init` installs, without installing it.
 
     ``sampler=None`` makes the SDK read ``OTEL_TRACES_SAMPLER``/``_ARG``;
-    ``span_processor=None`` means a batch processor over :func:`build_exporter`.
-    The per-span microbenchmark builds its providers here, so it measures
-    exactly what the services run.
+    ``span_processor=None`` means :func:`build_batch_processor`, counting its
+    lost spans into ``meter_provider`` when one is given. The per-span
+    microbenchmark builds its providers here, so it measures exactly what
+    the services run.
     """
     resource = build_resource(service_name, service_version, environment)
     if sampler is None:
@@ -174,8 +194,26 @@ def build_provider(
 
         sampler = sampler_from_entry_point()
     provider = TracerProvider(resource=resource, sampler=sampler)
-    provider.add_span_processor(span_processor or BatchSpanProcessor(build_exporter()))
+    provider.add_span_processor(span_processor or build_batch_processor(meter_provider))
     return provider
+
+
+def build_batch_processor(
+    meter_provider: MeterProvider | None,
+    exporter_factory: Callable[[], SpanExporter] = build_exporter,
+) -> BatchSpanProcessor:
+    """The OTLP batch span processor (``OTEL_BSP_*``) over ``exporter_factory``'s exporter.
+
+    With a ``meter_provider``, the processor counts there the spans it drops
+    on a full queue, and the exporter its failed exports
+    (:mod:`services.common.span_loss`).
+    """
+    if meter_provider is None:
+        return BatchSpanProcessor(exporter_factory())
+    exporter = span_loss.CountingSpanExporter(exporter_factory(), meter_provider)
+    return span_loss.with_loss_metrics(
+        lambda: BatchSpanProcessor(exporter, meter_provider=meter_provider)
+    )
 
 
 def init(
@@ -197,22 +235,40 @@ def init(
         return _state
     set_propagators()
     provider: TracerProvider | None = None
+    meters: MeterProvider | None = None
     if sdk_disabled():
         log.info("OTEL_SDK_DISABLED is true: tracing is off for %s", service_name)
     else:
+        if span_processor is None:
+            resource = build_resource(service_name, service_version, environment)
+            meters = span_loss.build_meter_provider(resource)
         provider = build_provider(
-            service_name, service_version, environment, span_processor=span_processor
+            service_name,
+            service_version,
+            environment,
+            span_processor=span_processor,
+            meter_provider=meters,
         )
         trace.set_tracer_provider(provider)
     instrument_libraries()
-    _state = TelemetryState(service_name=service_name, provider=provider, pid=os.getpid())
+    _state = TelemetryState(
+        service_name=service_name, provider=provider, pid=os.getpid(), meters=meters
+    )
     return _state
 
 
 def shutdown() -> None:
-    """Flush and stop the exporter of this process (call on worker exit)."""
-    if _state is not None and _state.provider is not None and _state.pid == os.getpid():
+    """Flush and stop the exporter of this process (call on worker exit).
+
+    The span-loss counters stop last, so the final log line and metrics
+    include what the flush itself could not send.
+    """
+    if _state is None or _state.pid != os.getpid():
+        return
+    if _state.provider is not None:
         _state.provider.shutdown()
+    if _state.meters is not None:
+        _state.meters.shutdown()
 
 
 def tracer(name: str) -> trace.Tracer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +30,10 @@ def build_app(recorder: Recorder) -> web.Application:
     @web.middleware
     async def record(request: web.Request, handler):  # type: ignore[no-untyped-def]
         recorder.requests.append((request.method, request.path, dict(request.headers)))
-        return await handler(request)
+        response = await handler(request)
+        # Like the real frontend: every answer names its trace.
+        response.headers["traceresponse"] = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+        return response
 
     async def login(request: web.Request) -> web.Response:
         body = await request.json()

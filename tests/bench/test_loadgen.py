@@ -40,6 +40,11 @@ async def test_open_loop_sends_the_seeded_schedule_and_records_expected_statuses
     assert all(lag >= 0 for lag in result.lag_us)
     assert result.window_s >= 0.6  # the window closes on schedule or (busy machine) later
     assert 0 < result.loadgen_cpu_s < 5
+    # Each request's trace id (from traceresponse) and scheduled offset in the window.
+    assert len(set(result.trace_id)) == len(result.status)
+    assert all(len(t) == 32 for t in result.trace_id)
+    assert result.offset_us == sorted(result.offset_us)
+    assert result.offset_us[0] >= 0 and result.offset_us[-1] < spec.duration_s * 1e6
     # Every request, warm-up included, carried the synthetic baggage.
     assert len(recorder.requests) == len(_offsets(spec))
     assert all(h.get("baggage") == SYNTHETIC_BAGGAGE for _, _, h in recorder.requests)
@@ -105,6 +110,19 @@ def test_subprocess_driver_samples_at_the_markers(fake, tmp_path):
     assert system.spans_accepted == 0
     assert system.machine_busy_s > 0
     assert not list(tmp_path.iterdir())  # the spec/result folder is cleaned up
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("00-" + "ab" * 16 + "-" + "cd" * 8 + "-01", "ab" * 16),
+        (None, ""),
+        ("garbage", ""),
+        ("00-short-" + "cd" * 8 + "-01", ""),
+    ],
+)
+def test_trace_id_of_a_traceresponse_header(header, expected):
+    assert loadgen.trace_id_of(header) == expected
 
 
 def test_main_needs_two_arguments(capsys):

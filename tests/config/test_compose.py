@@ -498,7 +498,8 @@ def test_volume_init_prepares_the_distroless_backends():
     assert "tempo-data:/tempo-data" in job["volumes"]
     script = job["command"][-1]
     assert "cp /bin/busybox /tools/busybox" in script
-    assert "chown -R 10001:10001 /tempo-data" in script
+    assert "chown -R 10001:10001 /tempo-data /otelcol-queue" in script
+    assert "otelcol-queue:/otelcol-queue" in job["volumes"]
     for name in ("otel-collector", "tempo"):
         service = services()[name]
         assert "healthcheck-tools:/tools:ro" in service["volumes"]
@@ -507,3 +508,9 @@ def test_volume_init_prepares_the_distroless_backends():
             "service_completed_successfully"
         )
     assert "tempo-data:/var/tempo" in services()["tempo"]["volumes"]
+
+
+def test_collector_queue_lives_on_a_volume():
+    collector = services()["otel-collector"]
+    queue_dir = env_of(collector)["OTELCOL_QUEUE_DIR"]
+    assert f"otelcol-queue:{queue_dir}" in collector["volumes"]

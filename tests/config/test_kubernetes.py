@@ -364,6 +364,27 @@ def test_the_console_runs_in_dev_only_and_reads_the_clusters_backends():
     assert "Deployment/console" not in workloads(production())
 
 
+COLLECTORS = {
+    "dev": ["Deployment/otel-collector"],
+    "production": ["Deployment/otel-collector", "Deployment/otel-collector-sampler"],
+}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_collector_keeps_its_sending_queue_on_a_volume(overlay):
+    """The root filesystem is read-only: the queue directory must be a mounted volume."""
+    docs = render_overlay(overlay)
+    for kind_name in COLLECTORS[overlay]:
+        pod = pod_spec(workloads(docs)[kind_name])
+        container = pod["containers"][0]
+        queue_dir = container_env(container)["OTELCOL_QUEUE_DIR"]
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        assert queue_dir in mounts, f"{kind_name}: nothing mounted at {queue_dir}"
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        volume = volumes[mounts[queue_dir]]
+        assert "emptyDir" in volume or "persistentVolumeClaim" in volume, volume
+
+
 # -------------------------------------------------------------- production
 def production():
     return render_overlay("production")

@@ -90,6 +90,11 @@ class LoadResult:
     service_us: list[int] = field(default_factory=list)  # from the actual send time
     lag_us: list[int] = field(default_factory=list)  # actual minus scheduled send time
     journeys: list[str] = field(default_factory=lambda: [j.name for j in JOURNEYS])
+    # Scheduled send time from the window's start, and the trace id of the
+    # answer's ``traceresponse`` header ("" without one): the resilience
+    # tests split a run into phases and look every trace up in the backend.
+    offset_us: list[int] = field(default_factory=list)
+    trace_id: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         """Compact JSON of every field."""
@@ -108,6 +113,15 @@ class _Record:
     sent_ns: int
     done_ns: int
     status: int
+    trace_id: str = ""
+
+
+def trace_id_of(traceresponse: str | None) -> str:
+    """The trace id of a W3C ``traceresponse`` header value, or "" without a valid one."""
+    parts = (traceresponse or "").split("-")
+    if len(parts) == 4 and len(parts[1]) == 32:
+        return parts[1]
+    return ""
 
 
 @dataclass
@@ -137,6 +151,7 @@ class _Sender:
 
     async def send(self, request: Request, scheduled_ns: int) -> None:
         sent = time.monotonic_ns()
+        trace_id = ""
         try:
             async with self.session.request(
                 request.method,
@@ -147,12 +162,13 @@ class _Sender:
             ) as response:
                 await response.read()
                 status = response.status
+                trace_id = trace_id_of(response.headers.get("traceresponse"))
         except TimeoutError:
             status = STATUS_TIMEOUT
         except aiohttp.ClientError:
             status = STATUS_CONNECTION_ERROR
         done = time.monotonic_ns()
-        self.records.append(_Record(request.journey, scheduled_ns, sent, done, status))
+        self.records.append(_Record(request.journey, scheduled_ns, sent, done, status, trace_id))
 
 
 class _Plan:
@@ -277,6 +293,8 @@ def summarise(spec: LoadSpec, run: _Run) -> LoadResult:
         result.latency_us.append((done - r.scheduled_ns) // 1000)
         result.service_us.append((done - sent) // 1000)
         result.lag_us.append((sent - r.scheduled_ns) // 1000)
+        result.offset_us.append((r.scheduled_ns - run.window_start_ns) // 1000)
+        result.trace_id.append(r.trace_id)
     return result
 
 

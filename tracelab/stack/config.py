@@ -128,12 +128,22 @@ def _port_vars(ports: Mapping[str, int], component: str) -> dict[str, str]:
     }
 
 
-def collector_env(ports: Mapping[str, int], base: Mapping[str, str]) -> dict[str, str]:
-    """Environment of the collector: its ports and Jaeger's OTLP endpoint."""
+COLLECTOR_QUEUE_DIR_VAR = "OTELCOL_QUEUE_DIR"
+
+
+def collector_env(
+    ports: Mapping[str, int], base: Mapping[str, str], queue_dir: Path
+) -> dict[str, str]:
+    """Environment of the collector: its ports, Jaeger's OTLP endpoint and its queue directory.
+
+    ``queue_dir`` (inside the run directory) holds the persistent sending
+    queues, so a restarted collector finds what it had not sent yet.
+    """
     env = dict(base)
     env.update(_port_vars(ports, COLLECTOR))
     # Always the local Jaeger: a stale value from the shell must not win.
     env["JAEGER_OTLP_ENDPOINT"] = f"{LOCALHOST}:{ports['jaeger_otlp_grpc']}"
+    env[COLLECTOR_QUEUE_DIR_VAR] = str(queue_dir)
     return env
 
 

@@ -608,7 +608,7 @@ class Stack:
                     "--config",
                     str(self.root / cfg.INFRA_CONFIGS[cfg.COLLECTOR]),
                 ],
-                cfg.collector_env(ports, self.environ),
+                cfg.collector_env(ports, self.environ, self.run_dir / "otelcol-queue"),
                 [HttpCheck(cfg.http_url(ports["collector_health"], "/"))],
                 cfg.http_url(ports["collector_otlp_http"]),
                 state,

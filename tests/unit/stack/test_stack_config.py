@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -107,8 +108,13 @@ def test_extra_env_wins_over_everything():
 
 def test_collector_env_points_at_the_local_jaeger_even_with_a_stale_value():
     ports = cfg.resolve_ports({"JAEGER_OTLP_GRPC_PORT": "24317", "OTELCOL_HEALTH_PORT": "23133"})
-    env = cfg.collector_env(ports, {"JAEGER_OTLP_ENDPOINT": "elsewhere:1"})
+    env = cfg.collector_env(
+        ports,
+        {"JAEGER_OTLP_ENDPOINT": "elsewhere:1", "OTELCOL_QUEUE_DIR": "/stale"},
+        Path("/run/otelcol-queue"),
+    )
     assert env["JAEGER_OTLP_ENDPOINT"] == "127.0.0.1:24317"
+    assert env["OTELCOL_QUEUE_DIR"] == "/run/otelcol-queue"
     assert env["OTELCOL_HEALTH_PORT"] == "23133"
     assert env["OTELCOL_OTLP_GRPC_PORT"] == "4317"
     assert "JAEGER_QUERY_PORT" not in env
