@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from services.db.seed import seed_password, seed_user
+from tracelab.shapes.catalogue import shapes_dir
+from tracelab.shapes.query import TraceQuery
 
 BAD_TOKEN = "not-a-real-token"
 # A user id no seed account has: GET /api/users/<id> answers 404.
 NOT_FOUND_USER_ID = 999_999
-SHAPES_DIR = Path(__file__).resolve().parents[1] / "tests" / "shapes"
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class Journey:
     """A journey: what a person does, the status it answers, its share of the load mix.
 
     ``needs_token``: the request carries the logged-in user's bearer token
-    (the caller logs in first).
+    (the caller logs in first). ``root`` is the name of the frontend's server
+    span, the root of the journey's trace.
     """
 
     name: str
@@ -45,11 +47,26 @@ class Journey:
     expected_status: int
     weight: int
     needs_token: bool
+    root: str
+
+    def trace_query(self, start: float, end: float, limit: int) -> TraceQuery:
+        """The search for this journey's traces: its root span, answering as the journey does.
+
+        (Profile, bad token and not found share their root span: the status tells them apart.)
+        """
+        return TraceQuery(
+            service="frontend",
+            operation=self.root,
+            attributes={"http.response.status_code": str(self.expected_status)},
+            start=start,
+            end=end,
+            limit=limit,
+        )
 
     @property
     def shape_path(self) -> Path:
         """Its golden trace shape, ``tests/shapes/<name>.yaml``."""
-        return SHAPES_DIR / f"{self.name}.yaml"
+        return shapes_dir() / f"{self.name}.yaml"
 
     def request(self, user: int, token: str | None = None) -> JourneyRequest:
         """The request of this journey made by seed user ``user`` (with its ``token``)."""
@@ -82,6 +99,7 @@ JOURNEYS: tuple[Journey, ...] = (
         200,
         60,
         True,
+        "GET /api/users/<user_id>",
     ),
     Journey(
         "dashboard",
@@ -91,6 +109,7 @@ JOURNEYS: tuple[Journey, ...] = (
         200,
         25,
         True,
+        "GET /api/dashboard",
     ),
     Journey(
         "login",
@@ -100,6 +119,7 @@ JOURNEYS: tuple[Journey, ...] = (
         200,
         5,
         False,
+        "POST /api/login",
     ),
     Journey(
         "bad_token",
@@ -109,6 +129,7 @@ JOURNEYS: tuple[Journey, ...] = (
         401,
         5,
         False,
+        "GET /api/users/<user_id>",
     ),
     Journey(
         "not_found",
@@ -118,6 +139,7 @@ JOURNEYS: tuple[Journey, ...] = (
         404,
         5,
         True,
+        "GET /api/users/<user_id>",
     ),
 )
 BY_NAME: dict[str, Journey] = {journey.name: journey for journey in JOURNEYS}

@@ -44,6 +44,10 @@ class MatchResult:
     trace: Trace
     mismatches: list[Mismatch] = field(default_factory=list)
     matched: dict[Node, list[Span]] = field(default_factory=dict)
+    # When the trace does not fit: the span each diagnosed node was compared with,
+    # and the spans of subtrees that do fit below a node that does not.
+    compared: dict[Node, Span] = field(default_factory=dict)
+    partial: dict[Node, list[Span]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -86,6 +90,8 @@ class _Matcher:
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
+        self.compared: dict[Node, Span] = {}
+        self.partial: dict[Node, list[Span]] = {}
         self.origin = min((span.start_ns for span in trace.spans), default=0)
         self._fits: dict[tuple[int, str, str], bool] = {}
         self._structures: dict[tuple[int, str, str], list[list[Span]] | None] = {}
@@ -143,6 +149,7 @@ class _Matcher:
 
     def diagnose(self, node: Node, span: Span) -> list[Mismatch]:
         """Why ``span`` does not have the shape of ``node``."""
+        self.compared.setdefault(node, span)
         out = [
             Mismatch(where(node), p.what, p.expected, p.found, span)
             for p in span_problems(node, span)
@@ -152,6 +159,9 @@ class _Matcher:
     def _diagnose_children(self, node: Node, span: Span) -> list[Mismatch]:
         groups = self.structure(node, span)
         if groups is not None:
+            for child, child_spans in zip(node.children, groups, strict=True):
+                for child_span in child_spans:
+                    self.witness(child, child_span, self.partial)
             pairs = (
                 _disjoint_pairs([s for g in groups for s in g]) if node.concurrent_children else []
             )
@@ -169,6 +179,10 @@ class _Matcher:
         bounds = [(child.count.min, child.count.max) for child in node.children]
         best = best_effort_unordered(fits, bounds, len(actual))
         used = {j for group in best for j in group}
+        for i, child in enumerate(node.children):
+            for j in best[i]:
+                if fits[i][j]:
+                    self.witness(child, actual[j], self.partial)
         out: list[Mismatch] = []
         if not node.allow_extra_children:
             out += self._too_many(node, actual, fits, best, used)
@@ -255,11 +269,13 @@ def _root_mismatches(shape: Shape, matcher: _Matcher, result: MatchResult) -> No
 
 
 def _overlap_mismatches(shape: Shape, matcher: _Matcher, result: MatchResult) -> None:
-    if not result.matched:
+    # Where the whole tree does not fit, the subtrees that do still get checked.
+    found = result.matched or matcher.partial
+    if not found:
         return
     for a_id, b_id in shape.overlap:
-        for a in result.spans_for(a_id):
-            for b in result.spans_for(b_id):
+        for a in found.get(shape.node(a_id), ()):
+            for b in found.get(shape.node(b_id), ()):
                 if not a.overlaps(b):
                     first, second = _timing(a, matcher.origin), _timing(b, matcher.origin)
                     found = f"{first} and {second} are disjoint"
@@ -296,6 +312,8 @@ def match(shape: Shape, trace: Trace) -> MatchResult:
     _root_mismatches(shape, matcher, result)
     _overlap_mismatches(shape, matcher, result)
     _trace_mismatches(shape, result)
+    result.compared = matcher.compared
+    result.partial = matcher.partial
     return result
 
 
