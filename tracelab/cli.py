@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from tracelab.analysis.cli import analyze, compare, critical_path
 from tracelab.bench.cli import bench
 from tracelab.console.cli import console
 from tracelab.sampling.cli import sampling
@@ -17,7 +18,8 @@ def cli() -> None:
     """tracelab: a small, fully tested distributed-tracing lab."""
 
 
-for command in (tools, up, down, status, logs, console, verify, scenario, sampling, bench):
+COMMANDS = (tools, up, down, status, logs, console, verify, analyze, compare, critical_path)
+for command in (*COMMANDS, scenario, sampling, bench):
     cli.add_command(command)
 
 

@@ -103,7 +103,8 @@ class Comparison:
     b_critical_ns: int
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: totals, matched spans (biggest change first), spans in one only."""
+        """JSON-ready: totals, matched spans in A's tree order, the largest critical-path
+        changes, and the spans found in one trace only."""
 
         def side(trace: Trace, critical: int) -> dict[str, Any]:
             return {
@@ -130,7 +131,8 @@ class Comparison:
             "b": side(self.b, self.b_critical_ns),
             "delta_ms": _ms(self.b.duration_ns - self.a.duration_ns),
             "critical_path_delta_ms": _ms(self.b_critical_ns - self.a_critical_ns),
-            "matched": [delta.to_dict() for delta in moved],
+            "matched": [delta.to_dict() for delta in self.matched],
+            "largest_changes": [delta.to_dict() for delta in moved[:5]],
             "only_a": [alone(span) for span in self.only_a],
             "only_b": [alone(span) for span in self.only_b],
         }

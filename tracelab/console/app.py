@@ -10,6 +10,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from services.common.errors import ApiError, error_body, status_code_name
+from tracelab.console.analysis_api import analysis_api
 from tracelab.console.api import CONSOLE_KEY, api
 from tracelab.console.assets import up_to_date as assets_ready
 from tracelab.console.guard import HostGuard
@@ -107,6 +108,7 @@ def create_app(settings: ConsoleSettings, *, client_factory: ClientFactory | Non
     app.after_request(_security_headers)
     _register_errors(app)
     app.register_blueprint(api)
+    app.register_blueprint(analysis_api)
 
     @app.get("/")
     def page() -> Response:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import NoReturn
 
 import click
 
 from tracelab.shapes.backends import DEFAULT_URLS, BackendError, client_for
+from tracelab.shapes.diff import golden_diff
 from tracelab.shapes.ids import normalise_trace_id
 from tracelab.shapes.shape import ShapeError, load_shape
 from tracelab.shapes.verify import verify_trace
@@ -41,7 +43,12 @@ def _fail(message: str) -> NoReturn:
     show_default=True,
     help="Seconds to keep re-fetching until the trace is complete and matches.",
 )
-def verify(shape_file: str, backend: str, trace_id: str, url: str | None, timeout: float) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the diff as JSON (what the console draws)."
+)
+def verify(
+    shape_file: str, backend: str, trace_id: str, url: str | None, timeout: float, as_json: bool
+) -> None:
     """Check that trace TRACE_ID in the backend has the shape in file SHAPE.
 
     Exit status: 0 when it matches, 1 when it differs (the diff is printed),
@@ -57,5 +64,5 @@ def verify(shape_file: str, backend: str, trace_id: str, url: str | None, timeou
         result = verify_trace(client, shape, trace_id, timeout=timeout)
     except BackendError as exc:
         _fail(str(exc))
-    click.echo(result.report())
+    click.echo(json.dumps(golden_diff(result), indent=2) if as_json else result.report())
     raise click.exceptions.Exit(EXIT_MATCH if result.ok else EXIT_MISMATCH)

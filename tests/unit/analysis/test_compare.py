@@ -61,8 +61,9 @@ def test_compare_gives_latency_self_time_and_critical_path_differences():
     activity = next(m for m in result["matched"] if m["name"] == "GET /users/{id}/activity")
     assert (activity["a_ms"], activity["b_ms"], activity["delta_ms"]) == (13.0, 43.0, 30.0)
     assert activity["self_delta_ms"] == 30.0
-    # The biggest critical-path change comes first.
-    first = result["matched"][0]
+    # Matched spans in A's tree order; the biggest critical-path changes listed apart.
+    assert [m["depth"] for m in result["matched"]][:2] == [0, 1]
+    first = result["largest_changes"][0]
     assert abs(first["critical_delta_ms"]) == max(
         abs(m["critical_delta_ms"]) for m in result["matched"]
     )

@@ -60,6 +60,7 @@
     if (data.roots > 1) box.append(TL.el("span", "errors", ` · ${data.roots} roots: the trace is broken in pieces`));
     const params = new URLSearchParams({ backend: data.backend });
     $("download-otlp").href = `/api/trace/${data.trace_id}/otlp?${params}`;
+    $("compare-link").href = `#/compare?a=${data.trace_id}&backend=${encodeURIComponent(data.backend)}`;
     for (const [name, url] of Object.entries(data.links || {})) {
       const link = $(`${name}-link`);
       if (!link) continue;
@@ -291,6 +292,34 @@
     drawStats();
   }
 
+  // For the analysis panels (analysis.js): mark rows, scroll to one, open its detail.
+  TL.trace = {
+    current: () => data,
+    highlight(spanIds, className) {
+      const wanted = new Set(spanIds);
+      for (const row of rows) row.classList.toggle(className, wanted.has(row.dataset.spanId));
+      const first = rows.find((row) => wanted.has(row.dataset.spanId));
+      if (first) {
+        // Open every collapsed ancestor, so the highlighted rows can be seen.
+        for (const span of data.spans) if (collapsed.has(span.span_id)) collapsed.delete(span.span_id);
+        applyCollapse();
+        first.scrollIntoView({ block: "nearest" });
+      }
+    },
+    mark(marks) {
+      for (const row of rows) {
+        const mark = marks[row.dataset.spanId];
+        row.classList.remove("diff-matched", "diff-differs", "diff-extra");
+        row.removeAttribute("data-diff");
+        if (!mark) continue;
+        row.classList.add(`diff-${mark.status}`);
+        row.dataset.diff = mark.status;
+        if (mark.reasons && mark.reasons.length) row.title = mark.reasons.join("\n");
+      }
+    },
+    select: (spanId) => select(spanId),
+  };
+
   function arrivalMessage(arrival) {
     const parts = [];
     if (arrival.waiting_for_parent) parts.push(`${arrival.waiting_for_parent} span(s) wait for a parent`);
@@ -310,6 +339,7 @@
     $("log-lines").dataset.state = "";
     document.querySelector("#stats-table tbody").replaceChildren();
     $("trace-summary").textContent = "";
+    if (TL.beforeTrace) TL.beforeTrace();
     data = null;
     logLines = [];
     collapsed.clear();
@@ -345,6 +375,7 @@
       if (!answer.arrival.complete && (unchanged >= STABLE_WHEN_INCOMPLETE || answer.age_s > 60)) {
         setState("incomplete", `This trace looks incomplete: ${missing}. It stopped changing, so those spans were lost or belong to another trace (lost context).`);
         await loadLogs(traceId);
+        if (TL.afterTrace) await TL.afterTrace(data, params);
         return;
       }
       setState("arriving", answer.arrival.complete ? "checking that no more spans arrive…" : `still arriving: ${missing}; refreshing…`);
@@ -353,6 +384,7 @@
     if (mine !== ticket) return;
     setState("complete", `${data.span_count} spans, complete.`);
     await loadLogs(traceId);
+    if (TL.afterTrace) await TL.afterTrace(data, params);
   }
 
   TL.views.trace = {
