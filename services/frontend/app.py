@@ -30,7 +30,7 @@ def create_app(
 
     # import_name is this package's, so Flask finds templates/ and static/ beside it.
     app = create_flask_app(
-        "services.frontend", settings.service, readiness, untraced_paths=UNTRACED_PATHS
+        "services.frontend", settings.service, readiness, untraced_paths=UNTRACED_PATHS, edge=True
     )
     app.after_request(_nosniff)
     add_routes(app, settings, client)
