@@ -100,6 +100,12 @@ def remaining() -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
+def exhausted() -> bool:
+    """True when the current request has a budget and too little of it is left for a call."""
+    left = remaining()
+    return left is not None and left <= REPLY_MARGIN_S
+
+
 def check(where: str) -> None:
     """Raise :class:`DeadlineExceeded` when the current budget is used up."""
     left = remaining()

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent import futures
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +54,16 @@ class Arrival:
 def current_arrival() -> Arrival | None:
     """The arrival of the request this thread serves (None outside this worker)."""
     return getattr(_local, "arrival", None)
+
+
+@contextmanager
+def serving(arrival: Arrival | None) -> Iterator[None]:
+    """Make ``arrival`` the current thread's request arrival for the block."""
+    _local.arrival = arrival
+    try:
+        yield
+    finally:
+        _local.arrival = None
 
 
 def close_connection_after_response() -> None:
@@ -95,11 +107,8 @@ class AdmissionThreadWorker(ThreadWorker):
 
     def handle(self, conn: Any) -> Any:
         """Serve one request with its arrival visible to the app (worker thread)."""
-        _local.arrival = getattr(conn, "tracelab_arrival", None)
-        try:
+        with serving(getattr(conn, "tracelab_arrival", None)):
             return super().handle(conn)
-        finally:
-            _local.arrival = None
 
     def handle_request(self, req: Any, conn: Any) -> bool:
         """Serve ``req``, letting the app ask for ``Connection: close``."""

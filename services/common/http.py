@@ -192,7 +192,8 @@ class AsyncJsonClient:
         """:meth:`request` up to ``attempts`` times while it times out or gets 503/504.
 
         Every attempt is its own client span; retries carry
-        ``http.request.resend_count`` (1, 2, ...). The last failure is raised.
+        ``http.request.resend_count`` (1, 2, ...). The last failure is raised,
+        and no attempt is made once the request's budget is used up.
         """
         for resend_count in range(max(1, attempts)):
             try:
@@ -204,7 +205,8 @@ class AsyncJsonClient:
                     resend_count=resend_count,
                 )
             except ApiError as exc:
-                if exc.status not in RETRYABLE_STATUSES or resend_count + 1 >= attempts:
+                last = resend_count + 1 >= attempts
+                if exc.status not in RETRYABLE_STATUSES or last or deadline.exhausted():
                     raise
                 log.warning("%s %s attempt %d failed: retrying", method, path, resend_count + 1)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -96,6 +97,9 @@ def _timestamp(value: datetime) -> str:
 
 
 _probe = threading.local()
+# The watches of this process's stores: a pooled connection found broken on
+# checkout is the first sign of an outage, long before a pool timeout.
+_watches: weakref.WeakSet[DatabaseWatch] = weakref.WeakSet()
 
 
 def _check_connection(conn: psycopg.Connection[Any]) -> None:
@@ -105,6 +109,10 @@ def _check_connection(conn: psycopg.Connection[Any]) -> None:
     try:
         with suppress_instrumentation():
             ConnectionPool.check_connection(conn)
+    except Exception:
+        for watch in list(_watches):
+            watch.suspect()
+        raise
     finally:
         _probe.ns = getattr(_probe, "ns", 0) + time.perf_counter_ns() - started
 
@@ -159,7 +167,8 @@ class UserStore:
         self.pool = pool
         self.wait_span_ms = wait_span_ms
         self.statement_timeout_ms = statement_timeout_ms
-        self.watch = DatabaseWatch(self._probe, self.pool.check)
+        self.watch = DatabaseWatch(self._connects, self.pool.check)
+        _watches.add(self.watch)
         self._gate_lock = threading.Lock()
         self._starved_gate: tuple[int, threading.Semaphore] | None = None
 
@@ -231,7 +240,7 @@ class UserStore:
                 "SELECT set_config('statement_timeout', %s, true)", (str(max(1, int(left * 1000))),)
             )
 
-    def _probe(self) -> bool:
+    def _connects(self) -> bool:
         """A fresh connection (not from the pool) answers ``SELECT 1``."""
         kwargs = {**(self.pool.kwargs or {}), "connect_timeout": 1}
         with suppress_instrumentation(), psycopg.connect(self.pool.conninfo, **kwargs) as conn:
