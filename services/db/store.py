@@ -118,18 +118,12 @@ def _check_connection(conn: psycopg.Connection[Any]) -> None:
 
 
 def build_pool(settings: Settings) -> ConnectionPool:
-    """A closed pool for ``settings``; the caller opens it (after telemetry init).
-
-    The pool gives up re-establishing a lost connection after the pool
-    timeout: while PostgreSQL is down the store's watch takes over, and its
-    refresh after the outage finds no attempt stuck in a long backoff.
-    """
+    """A closed pool for ``settings``; the caller opens it (after telemetry init)."""
     return ConnectionPool(
         settings.database_url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout_s,
-        reconnect_timeout=settings.pool_timeout_s,
         kwargs={
             "connect_timeout": settings.connect_timeout_s,
             "application_name": "tracelab-db",
@@ -167,7 +161,7 @@ class UserStore:
         self.pool = pool
         self.wait_span_ms = wait_span_ms
         self.statement_timeout_ms = statement_timeout_ms
-        self.watch = DatabaseWatch(self._connects, self.pool.check)
+        self.watch = DatabaseWatch(self._connects)
         _watches.add(self.watch)
         self._gate_lock = threading.Lock()
         self._starved_gate: tuple[int, threading.Semaphore] | None = None
