@@ -27,11 +27,11 @@ STACK := $(PY) -m tracelab.stack
 PYTEST := $(VENV)/bin/pytest
 RUFF := $(VENV)/bin/ruff
 TEST_DIRS = $(wildcard tests/unit tests/config tests/compose tests/integration tests/e2e \
-	tests/browser tests/bench tests/microbench)
+	tests/browser tests/bench tests/microbench tests/resilience)
 COMPONENT ?=
 
 .PHONY: help venv tools up up-local down status logs lint test test-unit test-integration test-e2e \
-	clean clean-tools
+	test-resilience clean clean-tools
 
 help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | \
@@ -89,6 +89,9 @@ test-integration: venv tools ## Integration tests (real PostgreSQL, collector, J
 
 test-e2e: venv tools ## End-to-end tests against the whole local stack.
 	$(PYTEST) tests/e2e
+
+test-resilience: venv tools ## Faults under load on the whole local stack; figures in results/resilience/.
+	$(PYTEST) tests/resilience
 
 # --- cleaning -------------------------------------------------------------------------
 clean: down ## Stop the stack; remove .run and caches (keeps .venv and .tools).

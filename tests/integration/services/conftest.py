@@ -7,29 +7,21 @@ endpoint in this process that keeps every span it is sent.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
-from tracelab.stack.ports import find_free_port
-
-ROOT = Path(__file__).resolve().parents[3]
-ADMIN_TOKEN = "integration-admin-token"
+from tests.service_process import Service, ServiceFailedToStart, running_service
 
 
 @dataclass(frozen=True)
@@ -122,67 +114,15 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
     server.server_close()
 
 
-@dataclass
-class Service:
-    """A running service process."""
-
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def terminate(self, timeout: float = 20.0) -> int:
-        """SIGTERM, as a process manager stops it; its exit code."""
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
-
-
-def _wait_healthy(service: Service, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            break
-        try:
-            if requests.get(f"{service.url}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"{service.name} did not start:\n{service.log.read_text()[-3000:]}")
-
-
 @pytest.fixture
 def serve(tmp_path) -> Iterator[Callable[..., Service]]:
     """Start service processes (stopped again after the test)."""
-    started: list[Service] = []
+    with ExitStack() as running:
 
-    def _serve(name: str, env: Mapping[str, str] | None = None) -> Service:
-        port = find_free_port()
-        environ = {
-            **os.environ,
-            "PORT": str(port),
-            "BIND_HOST": "127.0.0.1",
-            "PYTHONUNBUFFERED": "1",
-            "TRACELAB_ADMIN_TOKEN": ADMIN_TOKEN,
-            "OTEL_SDK_DISABLED": "true",
-            **(env or {}),
-        }
-        log = tmp_path / f"{name}-{port}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}"],
-                cwd=ROOT,
-                env=environ,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        service = Service(name, f"http://127.0.0.1:{port}", process, log)
-        started.append(service)
-        _wait_healthy(service)
-        return service
+        def _serve(name: str, env: Mapping[str, str] | None = None) -> Service:
+            try:
+                return running.enter_context(running_service(name, tmp_path, env))
+            except ServiceFailedToStart as exc:
+                pytest.fail(str(exc), pytrace=False)
 
-    yield _serve
-    for service in started:
-        if service.process.poll() is None:
-            service.process.kill()
-            service.process.wait(timeout=10)
+        yield _serve

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from services.common import admin
-from tests.integration.services.conftest import ADMIN_TOKEN
+from tests.service_process import ADMIN_TOKEN
 
 pytestmark = pytest.mark.integration
 
