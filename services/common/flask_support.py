@@ -96,7 +96,7 @@ def _admission_hook(
             settings.request_budget_s,
             trust_header=trust_budget_header,
         )
-        g.setdefault(_BUDGET_TOKEN, deadline.start(budget_s, arrived_at))
+        setattr(g, _BUDGET_TOKEN, deadline.start(budget_s, arrived_at))
         waited_s = now - arrived_at
         span = trace.get_current_span()
         span.set_attribute(deadline.BUDGET_ATTRIBUTE, round(budget_s * 1000))

@@ -21,9 +21,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -32,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tracelab.bench.driver import LoadGeneratorError, run_generator
 from tracelab.bench.loadgen import (
     MARK_DONE,
     MARK_START,
@@ -234,21 +232,17 @@ def recovery_seconds(
         )
         if offset >= fault_ended_s * 1e6
     )
-    t = fault_ended_s
-    while t + RECOVERY_WINDOW_S <= window_end_s + 1e-9:
+    steps = int((window_end_s - fault_ended_s - RECOVERY_WINDOW_S) / RECOVERY_STEP_S + 1e-6)
+    for step in range(steps + 1):
+        start_us = (fault_ended_s + step * RECOVERY_STEP_S) * 1e6
         window = [
             (status, latency)
             for offset, status, latency in requests
-            if t * 1e6 <= offset < (t + RECOVERY_WINDOW_S) * 1e6
+            if start_us <= offset < start_us + RECOVERY_WINDOW_S * 1e6
         ]
         if window and _good_window(window, max_ratio, max_p99_us):
-            return round(t - fault_ended_s, 2)
-        t += RECOVERY_STEP_S
+            return round(step * RECOVERY_STEP_S, 2)
     return None
-
-
-class LoadGeneratorFailed(RuntimeError):
-    """The load generator exited badly or never opened its window."""
 
 
 def _wait_until(t0_ns: int, offset_s: float) -> None:
@@ -271,34 +265,10 @@ def run_with_fault(
     counts as not recovered. The fault is always switched off, even when the
     load generator fails.
     """
-    spec = plan.spec(base_url, accounts)
     load_before = round(os.getloadavg()[0], 2)
-    with tempfile.TemporaryDirectory(prefix="tracelab-resilience-") as tmp:
-        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
-        err_path = Path(tmp) / "stderr.log"
-        spec_path.write_text(spec.to_json())
-        limit = plan.warmup_s + plan.window_s + plan.timeout_s + 60
-        with (
-            err_path.open("w") as err,
-            subprocess.Popen(
-                [sys.executable, "-m", "tracelab.bench.loadgen", str(spec_path), str(out_path)],
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-            ) as proc,
-        ):
-            watchdog = threading.Timer(limit, proc.kill)
-            watchdog.start()
-            try:
-                started_s, ended_s = _drive_fault(proc, plan, fault)
-                proc.wait()
-            finally:
-                watchdog.cancel()
-        if proc.returncode != 0 or not out_path.is_file():
-            raise LoadGeneratorFailed(
-                f"load generator exit {proc.returncode}: {err_path.read_text()[-2000:]}"
-            )
-        result = LoadResult.from_json(out_path.read_text())
+    result, (started_s, ended_s) = run_generator(
+        plan.spec(base_url, accounts), lambda proc: _drive_fault(proc, plan, fault)
+    )
     bounds = {
         "before": (0.0, started_s),
         "during": (started_s, ended_s),
@@ -330,7 +300,7 @@ def _drive_fault(proc: subprocess.Popen[str], plan: LoadPlan, fault: Fault) -> t
             window_ns = int(stamp)
             break
     if window_ns is None:
-        raise LoadGeneratorFailed("the load generator never opened its measured window")
+        raise LoadGeneratorError("the load generator never opened its measured window")
     _wait_until(window_ns, plan.before_s)
     started = time.monotonic()
     try:
@@ -371,15 +341,6 @@ def closed_loop_capacity(
         duration_s=seconds,
         weights=list(weights),
     )
-    with tempfile.TemporaryDirectory(prefix="tracelab-capacity-") as tmp:
-        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
-        spec_path.write_text(spec.to_json())
-        subprocess.run(
-            [sys.executable, "-m", "tracelab.bench.loadgen", str(spec_path), str(out_path)],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            timeout=seconds + 60,
-        )
-        result = LoadResult.from_json(out_path.read_text())
+    result, _ = run_generator(spec, lambda proc: proc.communicate())
     ok = sum(1 for status in result.status if 200 <= status < 300)
     return ok / result.window_s
