@@ -12,8 +12,11 @@ request that meets a connection failure calls :meth:`~DatabaseWatch.suspect`;
 a probe thread then connects directly (not through the pool). While that
 fails the database is *down*: :meth:`~DatabaseWatch.check_available` answers
 ``503 database_unavailable`` at once, and the probe tries again every
-``interval_s``. Once it connects, requests go to the pool again, which
-replaces its broken connections as it meets them.
+``interval_s``. Once it connects, ``on_recovered`` runs before requests go
+to the pool again: the store has the pool check its idle connections, so
+none of the first requests meets one the outage broke (psycopg_pool would
+then back off a second before trying the next: measured, a request right
+after the outage waited 0.95 s for its connection).
 """
 
 from __future__ import annotations
@@ -38,8 +41,14 @@ def unavailable() -> ApiError:
 class DatabaseWatch:
     """Up or down, decided by ``probe`` (True when a fresh connection works)."""
 
-    def __init__(self, probe: Callable[[], bool], interval_s: float = PROBE_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        probe: Callable[[], bool],
+        on_recovered: Callable[[], None] = lambda: None,
+        interval_s: float = PROBE_INTERVAL_S,
+    ) -> None:
         self._probe = probe
+        self._on_recovered = on_recovered
         self.interval_s = interval_s
         self._down_since: float | None = None
         self._wake = threading.Event()
@@ -81,6 +90,10 @@ class DatabaseWatch:
                 log.warning("PostgreSQL is unreachable: failing fast until it is back")
             time.sleep(self.interval_s)
         if self._down_since is not None:
+            try:
+                self._on_recovered()
+            except Exception:
+                log.exception("checking the pooled connections after the outage failed")
             log.warning("PostgreSQL is back after %.1f s", time.monotonic() - self._down_since)
             self._down_since = None
 

@@ -161,7 +161,7 @@ class UserStore:
         self.pool = pool
         self.wait_span_ms = wait_span_ms
         self.statement_timeout_ms = statement_timeout_ms
-        self.watch = DatabaseWatch(self._connects)
+        self.watch = DatabaseWatch(self._connects, on_recovered=self.pool.check)
         _watches.add(self.watch)
         self._gate_lock = threading.Lock()
         self._starved_gate: tuple[int, threading.Semaphore] | None = None

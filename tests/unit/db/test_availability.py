@@ -16,6 +16,10 @@ class Database:
     def __init__(self) -> None:
         self.up = True
         self.probes = 0
+        self.checked_after_outage = False
+
+    def check_pool(self) -> None:
+        self.checked_after_outage = True
 
     def probe(self) -> bool:
         self.probes += 1
@@ -33,16 +37,16 @@ def _wait(condition, timeout: float = 3.0) -> None:
 
 def test_a_suspicion_while_the_database_works_changes_nothing():
     db = Database()
-    watch = DatabaseWatch(db.probe, interval_s=0.02)
+    watch = DatabaseWatch(db.probe, on_recovered=db.check_pool, interval_s=0.02)
     watch.suspect()
     _wait(lambda: db.probes >= 1)
     watch.check_available()
-    assert not watch.down
+    assert not watch.down and not db.checked_after_outage
 
 
 def test_down_fails_fast_and_up_again_within_an_interval():
     db = Database()
-    watch = DatabaseWatch(db.probe, interval_s=0.05)
+    watch = DatabaseWatch(db.probe, on_recovered=db.check_pool, interval_s=0.05)
     db.up = False
     watch.suspect()
     _wait(lambda: watch.down)
@@ -58,4 +62,5 @@ def test_down_fails_fast_and_up_again_within_an_interval():
     back = time.monotonic()
     _wait(lambda: not watch.down)
     assert time.monotonic() - back < 0.5
+    assert db.checked_after_outage, "the pool's connections were not checked after the outage"
     watch.check_available()
