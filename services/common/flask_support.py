@@ -47,7 +47,7 @@ def create_flask_app(
     It also mounts the admin API (``services.common.admin``). Health probes,
     the admin API and ``untraced_paths`` (regexes of the path, from its
     start) make no spans. Every other request gets its budget and passes
-    admission (:func:`_admit`); at the ``edge`` the caller's budget header is
+    admission (``_admission_hook``); at the ``edge`` the caller's budget header is
     ignored and the budget is ``settings.request_budget_s``.
     """
     app = Flask(import_name)
