@@ -31,7 +31,7 @@ TEST_DIRS = $(wildcard tests/unit tests/config tests/compose tests/integration t
 COMPONENT ?=
 
 .PHONY: help venv tools console-assets up up-local down status logs lint test test-unit \
-	test-integration test-e2e clean clean-tools
+	test-integration test-e2e test-resilience clean clean-tools
 
 help: ## List the targets.
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | \
@@ -92,6 +92,9 @@ test-integration: venv tools console-assets ## Integration tests (real PostgreSQ
 
 test-e2e: venv tools console-assets ## End-to-end tests against the whole local stack.
 	$(PYTEST) tests/e2e
+
+test-resilience: venv tools ## Faults under load on the whole local stack; figures in results/resilience/.
+	$(PYTEST) tests/resilience
 
 # --- cleaning -------------------------------------------------------------------------
 clean: down ## Stop the stack; remove .run and caches (keeps .venv and .tools).

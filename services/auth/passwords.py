@@ -7,8 +7,13 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import VerifyMismatchError
 
+from services.db.seed import ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST
+
 # The seed's parameters (OWASP minimum); verify() reads each hash's own.
-_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+MEMORY_COST_KIB = ARGON2_MEMORY_KIB
+_HASHER = PasswordHasher(
+    time_cost=ARGON2_TIME_COST, memory_cost=MEMORY_COST_KIB, parallelism=ARGON2_PARALLELISM
+)
 
 
 @cache

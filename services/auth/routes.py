@@ -6,7 +6,8 @@ from flask import Flask, Response, jsonify
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
-from services.auth import passwords, tokens
+from services.auth import tokens
+from services.auth.hashing import HashingPool, slots_for
 from services.auth.settings import Settings
 from services.common import faults, telemetry
 from services.common.errors import ApiError, Unauthorized
@@ -40,6 +41,7 @@ def _session_store_check() -> None:
 
 def register(app: Flask, settings: Settings, db: DbSyncClient) -> None:
     """Register ``/login`` and ``/verify`` on ``app``."""
+    hashing = HashingPool(slots_for(settings.hash_memory_mib), settings.service.threads)
 
     @app.post("/login")
     def login() -> Response:
@@ -53,7 +55,7 @@ def register(app: Flask, settings: Settings, db: DbSyncClient) -> None:
             if credentials is not None:
                 _mark_user(span, credentials.id)
             password_hash = credentials.password_hash if credentials else None
-            valid = passwords.verify_password(password_hash, fields["password"])
+            valid = hashing.verify(password_hash, fields["password"])
         if credentials is None or not valid:
             raise _bad_credentials()
         _mark_user(server_span, credentials.id)

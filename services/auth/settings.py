@@ -22,6 +22,8 @@ class Settings:
     db_url: str = "http://127.0.0.1:8084"
     token_secret: str = field(default=DEVELOPMENT_TOKEN_SECRET, repr=False)
     token_ttl_s: int = DEFAULT_TOKEN_TTL_SECONDS
+    # Memory concurrent password checks may use (services.auth.hashing).
+    hash_memory_mib: int = 40
 
     @property
     def uses_development_secret(self) -> bool:
@@ -30,7 +32,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``DB_SERVICE_URL``, ``AUTH_TOKEN_SECRET``, ``AUTH_TOKEN_TTL_SECONDS`` and more."""
+        """Read ``DB_SERVICE_URL``, ``AUTH_TOKEN_SECRET``, ``AUTH_TOKEN_TTL_SECONDS``,
+        ``AUTH_HASH_MEMORY_MIB`` and the common variables."""
         return cls(
             service=ServiceSettings.from_env(SERVICE_NAME, DEFAULT_PORT, environ),
             db_url=env_str("DB_SERVICE_URL", "http://127.0.0.1:8084", environ),
@@ -38,4 +41,5 @@ class Settings:
             token_ttl_s=env_int(
                 "AUTH_TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS, environ, minimum=1
             ),
+            hash_memory_mib=env_int("AUTH_HASH_MEMORY_MIB", 40, environ, minimum=1),
         )

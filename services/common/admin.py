@@ -18,7 +18,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 from typing import Any
 
 from services.common import faults
@@ -32,12 +31,6 @@ SCENARIOS_PATH = "/admin/scenarios"
 TOKEN_HEADER = "X-Tracelab-Admin-Token"
 TOKEN_ENV = "TRACELAB_ADMIN_TOKEN"
 DEVELOPMENT_ADMIN_TOKEN = "tracelab-admin-development-token"
-
-# The aiohttp server instrumentation reads its exclusions when it is
-# instrumented (telemetry.init), after this module is imported by every
-# aiohttp service: keep the health probes excluded and add the admin API.
-_generic = os.environ.get("OTEL_PYTHON_EXCLUDED_URLS", "/healthz,/readyz")
-os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", f"{_generic},{ADMIN_PREFIX}")
 
 
 def admin_token() -> str:

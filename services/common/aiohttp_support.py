@@ -1,8 +1,9 @@
-"""The common shape of an aiohttp service: JSON errors, health, traceresponse."""
+"""The common shape of an aiohttp service: JSON errors, health, traceresponse, admission."""
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -11,13 +12,20 @@ from aiohttp import web
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from services.common import admin, faults, health, telemetry
+from services.common import admin, admission, deadline, exclusions, faults, health, telemetry
 from services.common.config import ServiceSettings
 from services.common.errors import ApiError, error_body, status_code_name
 from services.common.logs import access_log_enabled, log_access
 from services.common.validation import parse_json_object
 
 log = logging.getLogger(__name__)
+
+# The aiohttp server instrumentation reads its exclusions when it is
+# instrumented (telemetry.init), after this module is imported by every
+# aiohttp service.
+os.environ.setdefault(
+    "OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", exclusions.for_paths(exclusions.UNTRACED)
+)
 
 AsyncReadinessChecks = Callable[[], Awaitable[Mapping[str, bool]]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -34,11 +42,14 @@ def create_aiohttp_app(
 
     The tracing middleware is added by the aiohttp server instrumentation
     (``telemetry.init``) in front of the error middleware, so errors are
-    mapped inside the server span.
+    mapped inside the server span; admission and the request budget
+    (``admission_middleware``) come after it.
     """
-    middlewares = (
-        [access_middleware, error_middleware] if access_log_enabled() else [error_middleware]
-    )
+    middlewares = [
+        *([access_middleware] if access_log_enabled() else []),
+        error_middleware,
+        admission_middleware(settings),
+    ]
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     check = readiness or _no_dependencies
 
@@ -95,13 +106,40 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     return response
 
 
+def _plumbing(path: str) -> bool:
+    """Health probes and the admin API: never shed, never budgeted."""
+    return path in health.HEALTH_PATHS or path.startswith(admin.ADMIN_PREFIX)
+
+
+def admission_middleware(settings: ServiceSettings) -> Callable[..., Awaitable[Any]]:
+    """Start the request's budget, then admit it (``services.common.admission``)."""
+    gate = admission.AsyncAdmission(
+        settings.name,
+        admission.Limits(settings.max_in_flight, settings.max_queued, settings.max_queue_wait_s),
+    )
+
+    @web.middleware
+    async def _admission(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if _plumbing(request.path):
+            return await handler(request)
+        header = request.headers.get(deadline.BUDGET_HEADER)
+        budget_s = deadline.budget_for(header, settings.request_budget_s, trust_header=True)
+        trace.get_current_span().set_attribute(deadline.BUDGET_ATTRIBUTE, round(budget_s * 1000))
+        with deadline.budget(budget_s):
+            deadline.check(f"before {settings.name} started")
+            async with gate.admitted():
+                return await handler(request)
+
+    return _admission
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn every failure into a JSON error and add ``traceresponse``."""
     try:
         response = await handler(request)
     except ApiError as exc:
-        response = web.json_response(exc.body(), status=exc.status)
+        response = web.json_response(exc.body(), status=exc.status, headers=exc.headers())
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

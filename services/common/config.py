@@ -82,6 +82,13 @@ class ServiceSettings:
     max_body_bytes: int = 65536
     workers: int = 1
     threads: int = 8
+    # The request budget an edge gives (and a hop without the budget header takes).
+    request_budget_s: float = 3.0
+    # Admission (services.common.admission): aiohttp services work on at most
+    # max_in_flight requests at once (gunicorn services: their threads).
+    max_in_flight: int = 64
+    max_queued: int = 16
+    max_queue_wait_s: float = 1.0
 
     @classmethod
     def from_env(
@@ -99,4 +106,8 @@ class ServiceSettings:
             max_body_bytes=env_int("MAX_BODY_BYTES", 65536, environ, minimum=1),
             workers=env_int("WEB_CONCURRENCY", 1, environ, minimum=1),
             threads=env_int("WEB_THREADS", 8, environ, minimum=1),
+            request_budget_s=env_float("REQUEST_BUDGET_SECONDS", 3.0, environ),
+            max_in_flight=env_int("MAX_IN_FLIGHT_REQUESTS", 64, environ, minimum=1),
+            max_queued=env_int("MAX_QUEUED_REQUESTS", 16, environ, minimum=0),
+            max_queue_wait_s=env_float("MAX_QUEUE_WAIT_MS", 1000.0, environ) / 1000,
         )

@@ -7,16 +7,38 @@ from typing import Any
 
 from opentelemetry import trace
 
+# Seconds a client should wait before trying again after a 503.
+DEFAULT_RETRY_AFTER_S = 1
+
 
 class ApiError(Exception):
-    """An error that becomes a JSON response with ``status``, ``code`` and ``message``."""
+    """An error that becomes a JSON response with ``status``, ``code`` and ``message``.
 
-    def __init__(self, status: int, code: str, message: str, *, details: Any = None) -> None:
+    A 503 always carries ``retry_after`` (seconds, ``Retry-After`` header):
+    ``DEFAULT_RETRY_AFTER_S`` unless given.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: Any = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        if retry_after is None and status == 503:
+            retry_after = DEFAULT_RETRY_AFTER_S
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        """The response headers this error adds (``Retry-After`` for a 503)."""
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
 
     def body(self) -> dict[str, Any]:
         """The JSON body of this error, carrying the current trace id."""

@@ -1,8 +1,9 @@
-"""The common shape of a Flask service: JSON errors, health, traceresponse, tracing."""
+"""The common shape of a Flask service: JSON errors, health, traceresponse, tracing, admission."""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,7 +14,16 @@ from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.trace import Status, StatusCode
 from werkzeug.exceptions import HTTPException
 
-from services.common import admin, faults, health, telemetry
+from services.common import (
+    admin,
+    admission,
+    deadline,
+    exclusions,
+    faults,
+    gthread_admission,
+    health,
+    telemetry,
+)
 from services.common.config import ServiceSettings
 from services.common.errors import ApiError, error_body, status_code_name
 from services.common.logs import access_log_enabled, log_access
@@ -30,12 +40,15 @@ def create_flask_app(
     readiness: ReadinessChecks | None = None,
     *,
     untraced_paths: tuple[str, ...] = (),
+    edge: bool = False,
 ) -> Flask:
     """A traced Flask app with JSON errors, ``/healthz``, ``/readyz`` and ``traceresponse``.
 
     It also mounts the admin API (``services.common.admin``). Health probes,
-    the admin API and ``untraced_paths`` (regexes searched in the URL) make
-    no spans.
+    the admin API and ``untraced_paths`` (regexes of the path, from its
+    start) make no spans. Every other request gets its budget and passes
+    admission (``_admission_hook``); at the ``edge`` the caller's budget header is
+    ignored and the budget is ``settings.request_budget_s``.
     """
     app = Flask(import_name)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -47,11 +60,79 @@ def create_flask_app(
     app.after_request(_add_traceresponse)
     if access_log_enabled():
         _register_access_log(app)
-    excluded = (*health.HEALTH_PATHS, admin.ADMIN_PREFIX, *untraced_paths)
+    app.after_request(_close_after_unread_body)
+    untraced = (*exclusions.UNTRACED, *untraced_paths)
     FlaskInstrumentor().instrument_app(
-        app, excluded_urls=",".join(excluded), enable_commenter=False
+        app, excluded_urls=exclusions.for_urls(untraced), enable_commenter=False
     )
+    # After the instrumentation's own hook: the server span exists by then.
+    plumbing = re.compile("|".join(f"(?:{pattern})" for pattern in untraced))
+    app.before_request(_admission_hook(settings, plumbing, trust_budget_header=not edge))
+    app.teardown_request(_end_budget)
     return app
+
+
+_BUDGET_TOKEN = "tracelab_budget_token"
+
+
+def _admission_hook(
+    settings: ServiceSettings, untraced: re.Pattern[str], *, trust_budget_header: bool
+) -> Callable[[], None]:
+    def _admit() -> None:
+        """Start the request's budget from its arrival; shed it when it cannot be served.
+
+        Under gunicorn the arrival is when the request entered the worker's
+        queue (``services.common.gthread_admission``), so queued time counts.
+        Untraced plumbing (health probes, the admin API, the lab) is neither
+        budgeted nor shed.
+        """
+        if untraced.match(request.path):
+            return
+        arrival = gthread_admission.current_arrival()
+        now = time.monotonic()
+        arrived_at = arrival.at if arrival is not None else now
+        budget_s = deadline.budget_for(
+            request.headers.get(deadline.BUDGET_HEADER),
+            settings.request_budget_s,
+            trust_header=trust_budget_header,
+        )
+        setattr(g, _BUDGET_TOKEN, deadline.start(budget_s, arrived_at))
+        waited_s = now - arrived_at
+        span = trace.get_current_span()
+        span.set_attribute(deadline.BUDGET_ATTRIBUTE, round(budget_s * 1000))
+        span.set_attribute(deadline.QUEUE_WAIT_ATTRIBUTE, round(waited_s * 1000, 1))
+        load = (0, 0) if arrival is None else _load(arrival)
+        if arrival is not None and arrival.shed:
+            admission.mark_shed(admission.QUEUE_FULL, in_flight=load[0], queued=load[1])
+            raise admission.Overloaded(settings.name)
+        deadline.check(f"before {settings.name} started")
+        if waited_s > settings.max_queue_wait_s:
+            admission.mark_shed(
+                admission.QUEUE_TIMEOUT, in_flight=load[0], queued=load[1], waited_s=waited_s
+            )
+            raise admission.Overloaded(settings.name)
+
+    return _admit
+
+
+def _load(arrival: gthread_admission.Arrival) -> tuple[int, int]:
+    """(in flight, queued) in the worker when ``arrival`` came."""
+    return min(arrival.in_pool, arrival.threads), max(0, arrival.in_pool - arrival.threads)
+
+
+def _end_budget(_exc: BaseException | None) -> None:
+    token = g.pop(_BUDGET_TOKEN, None)
+    if token is not None:
+        deadline.reset(token)
+
+
+def _close_after_unread_body(response: Response) -> Response:
+    # A 413 leaves the body unread; gunicorn drains at most 64 KiB of it and
+    # then closes, so the answer must say so or the client reuses a dead
+    # connection for its next request.
+    if response.status_code == 413:
+        gthread_admission.close_connection_after_response()
+    return response
 
 
 def json_body(max_bytes: int) -> dict[str, Any]:
@@ -84,7 +165,9 @@ def _json_error(status: int, body: dict[str, Any]) -> Response:
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        return _json_error(exc.status, exc.body())
+        response = _json_error(exc.status, exc.body())
+        response.headers.update(exc.headers())
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

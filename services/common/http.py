@@ -1,10 +1,16 @@
 """Traced JSON-over-HTTP clients with timeouts and uniform error mapping.
 
 The instrumentation libraries (requests, aiohttp client) make the client
-spans and inject ``traceparent``/``baggage``; this module adds timeouts and
-turns every downstream failure into an :class:`ApiError` the caller's
-handler returns as JSON: a downstream 4xx keeps its status and code, a 5xx
-becomes 502, a timeout 504 and a refused connection 503.
+spans and inject ``traceparent``/``baggage``; this module adds timeouts cut
+to the request's budget (``services.common.deadline``, whose header every
+call carries) and turns every downstream failure into an :class:`ApiError`
+the caller's handler returns as JSON (the table in docs/architecture.md):
+
+- a downstream 4xx keeps its status, code and message, never its ``details``;
+- a downstream 503 stays 503 (with ``Retry-After``), 504 stays 504 and 502
+  stays 502, each with its code and message;
+- any other 5xx becomes 502, as does an answer that is not what was asked;
+- a refused connection is 503 (with ``Retry-After``), a timeout 504.
 """
 
 from __future__ import annotations
@@ -20,24 +26,51 @@ import requests
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
+from services.common import deadline
 from services.common.errors import ApiError, status_code_name
 
 log = logging.getLogger(__name__)
 
+# Downstream 5xx statuses passed on as they are; every other 5xx becomes 502.
+_KEPT_5XX = {
+    502: ("bad_gateway", "sent a bad answer"),
+    503: ("service_unavailable", "is unavailable"),
+    504: ("gateway_timeout", "timed out"),
+}
 
-def downstream_error(service: str, status: int, payload: Any) -> ApiError:
-    """Map a downstream error response to the error this service returns."""
+
+def _retry_after(value: str | None) -> int | None:
+    try:
+        seconds = int(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds <= 3600 else None
+
+
+def downstream_error(
+    service: str, status: int, payload: Any, retry_after: str | None = None
+) -> ApiError:
+    """Map a downstream error response to the error this service returns.
+
+    ``retry_after`` is the answer's ``Retry-After`` header, kept on a 503.
+    The downstream ``details`` are dropped: they describe an internal call,
+    which an internet caller has no business seeing.
+    """
     error = payload.get("error") if isinstance(payload, dict) else None
+    error = error if isinstance(error, dict) else {}
     if 400 <= status < 500:
-        if isinstance(error, dict):
-            return ApiError(
-                status,
-                str(error.get("code") or status_code_name(status)),
-                str(error.get("message") or f"{service} refused the request"),
-                details=error.get("details"),
-            )
-        return ApiError(status, status_code_name(status), f"{service} refused the request")
-    return ApiError(502, "bad_gateway", f"{service} failed with status {status}")
+        default_code, default_message = status_code_name(status), f"{service} refused the request"
+    elif status in _KEPT_5XX:
+        default_code, suffix = _KEPT_5XX[status]
+        default_message = f"{service} {suffix}"
+    else:
+        return ApiError(502, "bad_gateway", f"{service} failed with status {status}")
+    return ApiError(
+        status,
+        str(error.get("code") or default_code),
+        str(error.get("message") or default_message),
+        retry_after=_retry_after(retry_after) if status == 503 else None,
+    )
 
 
 def _record(exc: ApiError) -> ApiError:
@@ -91,6 +124,7 @@ class AsyncJsonClient:
     def __init__(self, service: str, base_url: str, timeout_s: float) -> None:
         self.service = service
         self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
@@ -115,17 +149,21 @@ class AsyncJsonClient:
         """Send one request and return the decoded JSON body of a 2xx answer.
 
         ``timeout_s`` replaces the client's timeout for this call;
-        ``resend_count`` > 0 marks the call's client span as a retry.
+        ``resend_count`` > 0 marks the call's client span as a retry. Both
+        are cut to the request's budget, which the call carries.
         """
-        timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s else self.timeout
+        try:
+            total, budget_header = deadline.for_call(self.service, timeout_s or self.timeout_s)
+        except ApiError as exc:
+            raise _record(exc) from None
         try:
             async with self._client_session().request(
                 method,
                 self.base_url + path,
                 json=json_body,
-                headers=headers,
+                headers={**(headers or {}), **budget_header},
                 params=params,
-                timeout=timeout,
+                timeout=aiohttp.ClientTimeout(total=total),
                 trace_request_ctx={"resend_count": resend_count},
             ) as response:
                 body = await response.read()
@@ -135,7 +173,11 @@ class AsyncJsonClient:
             raise _unreachable(self.service, exc) from None
         payload = _decode(body)
         if response.status >= 400:
-            raise _record(downstream_error(self.service, response.status, payload))
+            raise _record(
+                downstream_error(
+                    self.service, response.status, payload, response.headers.get("Retry-After")
+                )
+            )
         return payload
 
     async def request_retrying(
@@ -150,7 +192,8 @@ class AsyncJsonClient:
         """:meth:`request` up to ``attempts`` times while it times out or gets 503/504.
 
         Every attempt is its own client span; retries carry
-        ``http.request.resend_count`` (1, 2, ...). The last failure is raised.
+        ``http.request.resend_count`` (1, 2, ...). The last failure is raised,
+        and no attempt is made once the request's budget is used up.
         """
         for resend_count in range(max(1, attempts)):
             try:
@@ -162,7 +205,8 @@ class AsyncJsonClient:
                     resend_count=resend_count,
                 )
             except ApiError as exc:
-                if exc.status not in RETRYABLE_STATUSES or resend_count + 1 >= attempts:
+                last = resend_count + 1 >= attempts
+                if exc.status not in RETRYABLE_STATUSES or last or deadline.exhausted():
                     raise
                 log.warning("%s %s attempt %d failed: retrying", method, path, resend_count + 1)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -200,15 +244,22 @@ class SyncJsonClient:
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
     ) -> Any:
-        """Send one request and return the decoded JSON body of a 2xx answer."""
+        """Send one request and return the decoded JSON body of a 2xx answer.
+
+        The timeout is cut to the request's budget, which the call carries.
+        """
+        try:
+            timeout_s, budget_header = deadline.for_call(self.service, self.timeout_s)
+        except ApiError as exc:
+            raise _record(exc) from None
         try:
             response = self.session.request(
                 method,
                 self.base_url + path,
                 json=json_body,
-                headers=headers,
+                headers={**(headers or {}), **budget_header},
                 params=params,
-                timeout=self.timeout_s,
+                timeout=timeout_s,
             )
         except requests.Timeout:
             raise _record(ApiError(504, "gateway_timeout", f"{self.service} timed out")) from None
@@ -216,7 +267,14 @@ class SyncJsonClient:
             raise _unreachable(self.service, exc) from None
         payload = _decode(response.content)
         if response.status_code >= 400:
-            raise _record(downstream_error(self.service, response.status_code, payload))
+            raise _record(
+                downstream_error(
+                    self.service,
+                    response.status_code,
+                    payload,
+                    response.headers.get("Retry-After"),
+                )
+            )
         return payload
 
     def healthy(self) -> bool:

@@ -2,7 +2,9 @@
 
 Telemetry is initialised in the process that serves requests: in each
 gunicorn worker after the fork (never with ``--preload``), so every worker
-owns its exporter thread.
+owns its exporter thread. gunicorn runs our gthread worker with bounded
+admission (``services.common.gthread_admission``), and the workshop
+scenarios' state is shared by all its workers (``services.common.faults``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from aiohttp import web
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from services.common import telemetry
+from services.common import faults, gthread_admission, telemetry
 from services.common.config import ServiceSettings
 from services.common.logs import configure_logging
 
@@ -38,7 +40,7 @@ class _GunicornService(BaseApplication):
             "bind": f"{s.bind_host}:{s.port}",
             "workers": s.workers,
             "threads": s.threads,
-            "worker_class": "gthread",
+            "worker_class": gthread_admission.worker_class(s.max_queued),
             "timeout": 30,
             "graceful_timeout": 10,
             "keepalive": 5,
@@ -62,6 +64,8 @@ class _GunicornService(BaseApplication):
 def serve_flask(settings: ServiceSettings, factory: Callable[[], Flask]) -> None:
     """Serve a Flask app built by ``factory`` with gunicorn (gthread workers)."""
     configure_logging(settings.name, settings.log_level)
+    # Before the workers fork: they all inherit the one shared scenario state.
+    faults.REGISTRY.share_between_processes()
     _GunicornService(settings, factory).run()
 
 

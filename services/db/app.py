@@ -25,7 +25,11 @@ def create_app(settings: Settings, pool: ConnectionPool | None = None) -> Flask:
     if pool is None:
         pool = build_pool(settings)
         pool.open(wait=False)
-    store = UserStore(pool, wait_span_ms=settings.pool_wait_span_ms)
+    store = UserStore(
+        pool,
+        wait_span_ms=settings.pool_wait_span_ms,
+        statement_timeout_ms=settings.statement_timeout_ms,
+    )
     app = create_flask_app(
         __name__, settings.service, readiness=lambda: {"postgresql": store.ping()}
     )

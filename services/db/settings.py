@@ -29,6 +29,9 @@ class Settings:
     connect_timeout_s: int = 3
     # A wait for a pooled connection at least this long becomes a db.pool.wait span.
     pool_wait_span_ms: float = 20.0
+    # PostgreSQL cancels a statement running longer (and sooner when the
+    # request's budget is shorter): the db answers 504.
+    statement_timeout_ms: int = 2000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -36,7 +39,8 @@ class Settings:
 
         ``DB_POOL_TIMEOUT_SECONDS`` (default 2) and ``DB_CONNECT_TIMEOUT_SECONDS``
         (default 3) tune how long a request waits for a connection;
-        ``DB_POOL_WAIT_SPAN_MS`` (default 20) how long a wait must be to get a span.
+        ``DB_POOL_WAIT_SPAN_MS`` (default 20) how long a wait must be to get a span;
+        ``DB_STATEMENT_TIMEOUT_MS`` (default 2000) PostgreSQL's ``statement_timeout``.
         """
         min_size = env_int("DB_POOL_MIN_SIZE", 2, environ, minimum=0)
         max_size = env_int("DB_POOL_MAX_SIZE", 10, environ, minimum=1)
@@ -52,4 +56,5 @@ class Settings:
             pool_timeout_s=env_float("DB_POOL_TIMEOUT_SECONDS", 2.0, environ),
             connect_timeout_s=env_int("DB_CONNECT_TIMEOUT_SECONDS", 3, environ, minimum=1),
             pool_wait_span_ms=env_float("DB_POOL_WAIT_SPAN_MS", 20.0, environ),
+            statement_timeout_ms=env_int("DB_STATEMENT_TIMEOUT_MS", 2000, environ, minimum=1),
         )

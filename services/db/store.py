@@ -2,6 +2,12 @@
 
 Every statement is parametrised; the psycopg instrumentation records the
 statement text (with its ``%s`` placeholders) but never the values.
+
+Time limits: a request waits for a connection at most the pool timeout, cut
+to its budget (``services.common.deadline``); every statement runs under
+PostgreSQL's ``statement_timeout`` (``DB_STATEMENT_TIMEOUT_MS``), lowered for
+the transaction when the request has less budget left. While PostgreSQL is
+down requests fail at once (``services.db.availability``).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,10 +26,12 @@ from typing import Any
 import psycopg
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg import errors as pg_errors
+from psycopg_pool import ConnectionPool, PoolClosed
 
-from services.common import faults, telemetry
+from services.common import deadline, faults, telemetry
 from services.common.errors import ApiError
+from services.db.availability import DatabaseWatch, unavailable
 from services.db.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,6 +97,9 @@ def _timestamp(value: datetime) -> str:
 
 
 _probe = threading.local()
+# The watches of this process's stores: a pooled connection found broken on
+# checkout is the first sign of an outage, long before a pool timeout.
+_watches: weakref.WeakSet[DatabaseWatch] = weakref.WeakSet()
 
 
 def _check_connection(conn: psycopg.Connection[Any]) -> None:
@@ -97,6 +109,10 @@ def _check_connection(conn: psycopg.Connection[Any]) -> None:
     try:
         with suppress_instrumentation():
             ConnectionPool.check_connection(conn)
+    except Exception:
+        for watch in list(_watches):
+            watch.suspect()
+        raise
     finally:
         _probe.ns = getattr(_probe, "ns", 0) + time.perf_counter_ns() - started
 
@@ -108,11 +124,23 @@ def build_pool(settings: Settings) -> ConnectionPool:
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout_s,
-        kwargs={"connect_timeout": settings.connect_timeout_s, "application_name": "tracelab-db"},
+        kwargs={
+            "connect_timeout": settings.connect_timeout_s,
+            "application_name": "tracelab-db",
+            "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+        },
         check=_check_connection,
         name=POOL_NAME,
         open=False,
     )
+
+
+def _statement_timed_out() -> ApiError:
+    """The 504 of a statement PostgreSQL cancelled (the budget's, or statement_timeout)."""
+    left = deadline.remaining()
+    if left is not None and left <= 0.01:
+        return deadline.DeadlineExceeded("while db ran the query")
+    return ApiError(504, "query_timeout", "the query ran longer than the statement timeout")
 
 
 def _activity_row(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -127,9 +155,14 @@ class UserStore:
     one adds no span).
     """
 
-    def __init__(self, pool: ConnectionPool, wait_span_ms: float = 20) -> None:
+    def __init__(
+        self, pool: ConnectionPool, wait_span_ms: float = 20, statement_timeout_ms: int = 2000
+    ) -> None:
         self.pool = pool
         self.wait_span_ms = wait_span_ms
+        self.statement_timeout_ms = statement_timeout_ms
+        self.watch = DatabaseWatch(self._connects, on_recovered=self.pool.check)
+        _watches.add(self.watch)
         self._gate_lock = threading.Lock()
         self._starved_gate: tuple[int, threading.Semaphore] | None = None
 
@@ -153,28 +186,60 @@ class UserStore:
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        deadline.check("before db asked for a connection")
+        self.watch.check_available()
         gate, hold_s, pool_max = self._gate()
         _probe.ns = 0
         started_ns = time.time_ns()
+        wait_s = deadline.cap(self.pool.timeout)
         try:
             with contextlib.ExitStack() as held:
                 if gate is not None:
-                    if not gate.acquire(timeout=self.pool.timeout):
-                        raise PoolTimeout("no connection of the starved pool came free")
+                    if not gate.acquire(timeout=wait_s):
+                        deadline.check("while db waited for a connection")
+                        raise unavailable()
                     held.callback(gate.release)
-                conn = held.enter_context(self.pool.connection())
+                conn = held.enter_context(self.pool.connection(timeout=wait_s))
                 self._record_wait(started_ns, pool_max)
+                self._limit_statement(conn)
                 yield conn
                 if hold_s:
                     # The starvation pattern: slow post-processing done while
                     # still holding the connection.
                     time.sleep(hold_s)
+        except pg_errors.QueryCanceled as exc:
+            raise self._failed(exc, _statement_timed_out()) from None
+        except PoolClosed as exc:
+            raise self._failed(exc, unavailable()) from None
         except psycopg.OperationalError as exc:
-            # Pool timeouts, a closed pool and lost connections all land here.
-            span = trace.get_current_span()
-            span.record_exception(exc)
-            log.warning("database unavailable: %s", type(exc).__name__)
-            raise ApiError(503, "database_unavailable", "the database is not available") from None
+            # Pool timeouts and lost connections: a pool starved by load, or
+            # PostgreSQL gone; the watch finds out which.
+            self.watch.suspect()
+            deadline.check("while db waited for a connection")
+            raise self._failed(exc, unavailable()) from None
+
+    def _failed(self, exc: Exception, error: ApiError) -> ApiError:
+        span = trace.get_current_span()
+        span.record_exception(exc)
+        log.warning("database call failed: %s (%s)", type(exc).__name__, error.code)
+        return error
+
+    def _limit_statement(self, conn: psycopg.Connection[Any]) -> None:
+        """Lower ``statement_timeout`` for this transaction to the budget left."""
+        left = deadline.remaining()
+        if left is None or left * 1000 >= self.statement_timeout_ms:
+            return
+        with suppress_instrumentation():
+            conn.execute(
+                "SELECT set_config('statement_timeout', %s, true)", (str(max(1, int(left * 1000))),)
+            )
+
+    def _connects(self) -> bool:
+        """A fresh connection (not from the pool) answers ``SELECT 1``."""
+        kwargs = {**(self.pool.kwargs or {}), "connect_timeout": 1}
+        with suppress_instrumentation(), psycopg.connect(self.pool.conninfo, **kwargs) as conn:
+            conn.execute("SELECT 1")
+        return True
 
     def _record_wait(self, started_ns: int, pool_max: int) -> None:
         ended_ns = time.time_ns()
@@ -239,7 +304,9 @@ class UserStore:
         return _activity_row(row) if row is not None else None
 
     def ping(self) -> bool:
-        """True when ``SELECT 1`` succeeds (probes are not traced)."""
+        """True when ``SELECT 1`` succeeds (probes are not traced); False at once when down."""
+        if self.watch.down:
+            return False
         try:
             with suppress_instrumentation(), self.pool.connection() as conn:
                 conn.execute("SELECT 1")

@@ -21,7 +21,7 @@ def create_app(settings: Settings, gateway: GatewayClient | None = None) -> Flas
         return {"gateway": client.healthy()}
 
     # import_name is this package's, so Flask finds templates/ and static/ beside it.
-    app = create_flask_app("services.frontend", settings.service, readiness)
+    app = create_flask_app("services.frontend", settings.service, readiness, edge=True)
     app.after_request(_nosniff)
     add_routes(app, settings, client)
     install_edge_trust(app, settings.trust_traceparent)

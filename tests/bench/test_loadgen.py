@@ -56,6 +56,27 @@ def _offsets(spec):
     return arrival_offsets(spec.rate, spec.warmup_s + spec.duration_s, spec.seed)
 
 
+async def test_rate_steps_shape_the_open_loop_and_offsets_are_kept(fake):
+    url, _ = fake
+    spec = loadgen.LoadSpec(
+        base_url=url,
+        accounts=ACCOUNTS,
+        rate=20.0,
+        warmup_s=0.0,
+        duration_s=1.0,
+        rate_steps=((0.25, 200.0), (0.5, 20.0)),
+        poisson=False,
+    )
+    assert loadgen.LoadSpec.from_json(spec.to_json()) == spec
+    result = await loadgen.generate(spec, lambda _: None)
+    assert len(result.offset_us) == len(result.status)
+    assert result.offset_us == sorted(result.offset_us)
+    assert all(0 <= offset < 1_000_000 for offset in result.offset_us)
+    stepped = [o for o in result.offset_us if 250_000 <= o < 500_000]
+    assert len(stepped) == 50  # 0.25 s at 200/s
+    assert len(result.offset_us) - len(stepped) == 5 + 10  # 0.25 s and 0.5 s at 20/s
+
+
 async def test_same_seed_same_requests(fake):
     url, _ = fake
     spec = loadgen.LoadSpec(base_url=url, accounts=ACCOUNTS, rate=100.0, warmup_s=0, duration_s=0.3)

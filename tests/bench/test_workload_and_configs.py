@@ -57,6 +57,23 @@ def test_arrival_schedule_is_seeded_and_has_the_right_rate():
         workload.arrival_offsets(0.0, 1.0, seed=0)
 
 
+def test_stepped_schedule_changes_rate_at_each_step():
+    offsets = workload.stepped_arrival_offsets(
+        10.0, [(2.0, 100.0), (4.0, 10.0)], 6.0, seed=1, poisson=False
+    )
+    assert offsets == workload.stepped_arrival_offsets(
+        10.0, [(2.0, 100.0), (4.0, 10.0)], 6.0, seed=1, poisson=False
+    )
+    per_segment = [sum(1 for o in offsets if a <= o < b) for a, b in ((0, 2), (2, 4), (4, 6))]
+    assert per_segment == [20, 200, 20]
+    assert all(a < b for a, b in itertools.pairwise(offsets))
+    assert (
+        len(workload.stepped_arrival_offsets(50.0, [(0.0, 5.0)], 2.0, seed=0, poisson=False)) == 10
+    )
+    with pytest.raises(ValueError):
+        workload.stepped_arrival_offsets(10.0, [(3.0, 1.0), (2.0, 1.0)], 6.0, seed=0)
+
+
 def test_account_numbers_stay_within_the_seed():
     assert workload.account_numbers(3) == [1, 2, 3]
     assert workload.account_numbers(2, first=999) == [999, 1000]

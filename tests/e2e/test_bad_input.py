@@ -54,6 +54,11 @@ def test_login_rejects_bad_bodies(http, frontend_url, case, body, content_type, 
         f"{frontend_url}/api/login", data=body, headers={"Content-Type": content_type}, timeout=10
     )
     _assert_json_error(response, status)
+    if status == 413:
+        # The unread body is not drained: the connection closes, and the answer
+        # says so, or the session's next request would reuse a closed connection
+        # (tests/integration/services/test_connection_reuse.py sends one).
+        assert response.headers["Connection"] == "close"
 
 
 def test_unknown_and_malformed_ids(http, frontend_url, login):

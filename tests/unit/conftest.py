@@ -6,7 +6,12 @@ import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from services.common import telemetry
+from services.common import (
+    # Imported before telemetry.init, as every aiohttp service does: it sets the
+    # aiohttp server instrumentation's exclusions, which instrumenting reads.
+    aiohttp_support,  # noqa: F401
+    telemetry,
+)
 
 _EXPORTER = InMemorySpanExporter()
 # One global provider for the whole unit run: OpenTelemetry allows setting it once.

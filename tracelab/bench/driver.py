@@ -12,13 +12,16 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from tracelab.bench import logscan, procs, promtext
 from tracelab.bench.loadgen import MARK_DONE, MARK_END, MARK_START, LoadResult, LoadSpec
 from tracelab.bench.metrics import SERVICES, SystemWindow
+
+T = TypeVar("T")
 
 
 class LoadGeneratorError(RuntimeError):
@@ -89,10 +92,16 @@ def _follow_markers(
     return start, end
 
 
-def run_load(
-    spec: LoadSpec, probe: StackProbe, workdir: Path | None = None
-) -> tuple[LoadResult, SystemWindow]:
-    """Drive ``spec`` against the stack; return raw timings and the window's measurements."""
+def run_generator(
+    spec: LoadSpec,
+    follow: Callable[[subprocess.Popen[str]], T],
+    workdir: Path | None = None,
+) -> tuple[LoadResult, T]:
+    """Run the load generator on ``spec`` as a subprocess; ``follow`` reads its marker lines.
+
+    Returns the raw timings and what ``follow`` returned. A hung generator is
+    killed after the run's length plus a minute.
+    """
     with tempfile.TemporaryDirectory(prefix="tracelab-load-", dir=workdir) as tmp:
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         err_path = Path(tmp) / "stderr.log"
@@ -111,13 +120,23 @@ def run_load(
             watchdog = threading.Timer(limit, proc.kill)
             watchdog.start()
             try:
-                start, end = _follow_markers(proc, probe)
+                followed = follow(proc)
                 proc.wait()
             finally:
                 watchdog.cancel()
-        if proc.returncode != 0 or start is None or end is None or not out_path.is_file():
+        if proc.returncode != 0 or not out_path.is_file():
             raise LoadGeneratorError(
                 f"the load generator failed (exit {proc.returncode}): "
                 f"{err_path.read_text().strip()[-2000:]}"
             )
-        return LoadResult.from_json(out_path.read_text()), _window(probe, start, end)
+        return LoadResult.from_json(out_path.read_text()), followed
+
+
+def run_load(
+    spec: LoadSpec, probe: StackProbe, workdir: Path | None = None
+) -> tuple[LoadResult, SystemWindow]:
+    """Drive ``spec`` against the stack; return raw timings and the window's measurements."""
+    result, (start, end) = run_generator(spec, lambda proc: _follow_markers(proc, probe), workdir)
+    if start is None or end is None:
+        raise LoadGeneratorError("the load generator never opened or closed its window")
+    return result, _window(probe, start, end)

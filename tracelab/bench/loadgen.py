@@ -30,7 +30,14 @@ from pathlib import Path
 
 import aiohttp
 
-from tracelab.bench.workload import JOURNEYS, Account, Request, arrival_offsets, build_request
+from tracelab.bench.workload import (
+    JOURNEYS,
+    Account,
+    Request,
+    arrival_offsets,
+    build_request,
+    stepped_arrival_offsets,
+)
 
 MARK_START = "MEASURE_START"
 MARK_END = "MEASURE_END"
@@ -60,6 +67,9 @@ class LoadSpec:
     timeout_s: float = 10.0
     max_in_flight: int = 512
     weights: list[int] | None = None
+    # Open loop only: (at_s, rate) pairs, at_s from the measured window's start;
+    # ``rate`` holds before the first step (warm-up included).
+    rate_steps: tuple[tuple[float, float], ...] = ()
 
     def to_json(self) -> str:
         """Serialise for the subprocess."""
@@ -70,6 +80,7 @@ class LoadSpec:
         """The spec written by :meth:`to_json`."""
         data = json.loads(text)
         data["accounts"] = [tuple(a) for a in data["accounts"]]
+        data["rate_steps"] = tuple(tuple(step) for step in data.get("rate_steps", ()))
         return cls(**data)
 
 
@@ -199,7 +210,13 @@ async def run_open(
     sender = _Sender(session, spec)
     plan = _Plan(spec)
     total_s = spec.warmup_s + spec.duration_s
-    offsets = arrival_offsets(spec.rate, total_s, spec.seed, poisson=spec.poisson)
+    if spec.rate_steps:
+        steps = [(spec.warmup_s + at, rate) for at, rate in spec.rate_steps]
+        offsets = stepped_arrival_offsets(
+            spec.rate, steps, total_s, spec.seed, poisson=spec.poisson
+        )
+    else:
+        offsets = arrival_offsets(spec.rate, total_s, spec.seed, poisson=spec.poisson)
     t0 = time.monotonic_ns() + 50_000_000
     window_start = t0 + int(spec.warmup_s * 1e9)
     window_end = window_start + int(spec.duration_s * 1e9)

@@ -7,7 +7,9 @@ a single self-contained file for the Compose and Kubernetes Locust images);
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.db.seed import SEED_USER_COUNT, seed_password, seed_user
@@ -79,4 +81,31 @@ def arrival_offsets(
     while t < duration:
         offsets.append(t)
         t += rng.expovariate(rate)
+    return offsets
+
+
+def stepped_arrival_offsets(
+    rate: float,
+    steps: Sequence[tuple[float, float]],
+    duration: float,
+    seed: int,
+    *,
+    poisson: bool = True,
+) -> list[float]:
+    """:func:`arrival_offsets` whose rate changes: ``rate`` until the first step.
+
+    ``steps`` are ``(at_s, rate)`` pairs in time order: from ``at_s`` on,
+    requests arrive at that rate (until the next step or ``duration``). Each
+    segment has its own seeded schedule, so the same steps give the same sends.
+    """
+    times = [float(at) for at, _ in steps]
+    if any(at < 0 for at in times) or any(b <= a for a, b in itertools.pairwise(times)):
+        raise ValueError("rate steps must be at 0 s or later, in increasing time order")
+    bounds = [(0.0, rate), *((float(at), float(r)) for at, r in steps)]
+    offsets: list[float] = []
+    for index, (start, segment_rate) in enumerate(bounds):
+        end = bounds[index + 1][0] if index + 1 < len(bounds) else duration
+        if end > start and segment_rate > 0:
+            segment = arrival_offsets(segment_rate, end - start, seed + index, poisson=poisson)
+            offsets += [start + offset for offset in segment]
     return offsets

@@ -65,13 +65,13 @@ SPECS: dict[str, CheckSpec] = {
         CheckSpec(
             "flaky-auth",
             "profile",
-            on_status=502,
+            on_status=503,
             samples=12,
             mode="any",
-            only_status=502,
+            only_status=503,
             min_spans=6,
         ),
-        CheckSpec("retry-storm", "dashboard", on_status=502, min_spans=23),
+        CheckSpec("retry-storm", "dashboard", on_status=504, min_spans=23),
         CheckSpec("lost-context", "dashboard", min_spans=14),
         CheckSpec("blocking-loop", "dashboard", discriminating=False, min_spans=17),
     )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import re
 from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +134,104 @@ def test_flask_admin_api_rejects_bad_bodies_and_names(client):
     assert bad_json.status_code == 400
     assert client.put(url, json={"params": {"x": 1}}, headers=headers).status_code == 422
     assert client.get(admin.SCENARIOS_PATH + "/nope", headers=headers).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("scenario", "overrides", "message"),
+    [
+        ("blocking-loop", {"block_ms": 1e9}, "between 0 and 2000"),
+        ("blocking-loop", {"block_ms": -1}, "between 0 and 2000"),
+        ("blocking-loop", {"block_ms": 1.5}, "whole number"),
+        ("blocking-loop", {"block_ms": float("nan")}, "must be a number"),
+        ("slow-query", {"scan_ms": float("inf")}, "must be a number"),
+        ("flaky-auth", {"rate": 1.5}, "between 0.0 and 1.0"),
+        ("retry-storm", {"attempts": 0}, "between 1 and 10"),
+        ("pool-starvation", {"pool_size": True}, "must be a number"),
+    ],
+)
+def test_parameters_out_of_bounds_are_refused(scenario, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        faults.Registry().enable(scenario, overrides)
+
+
+def test_every_parameter_has_bounds_around_its_default():
+    for scenario in faults.SCENARIOS.values():
+        for key, param in scenario.parameters.items():
+            assert param.minimum <= param.default <= param.maximum, (scenario.name, key)
+            assert type(param.minimum) is type(param.default), (scenario.name, key)
+
+
+def test_the_bounds_are_the_documented_ones():
+    """docs/architecture.md lists every parameter with its default and bounds."""
+    text = (Path(__file__).resolve().parents[3] / "docs" / "architecture.md").read_text()
+    section = text.split("### Scenario parameters", 1)[1].split("\n#", 1)[0]
+    documented = set(
+        re.findall(
+            r"^\| `([\w-]+)` \| `(\w+)` \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", section, re.M
+        )
+    )
+    expected = {
+        (s.name, key, str(p.default), str(p.minimum), str(p.maximum))
+        for s in faults.SCENARIOS.values()
+        for key, p in s.parameters.items()
+    }
+    assert documented == expected
+
+
+def test_the_admin_api_refuses_an_unbounded_parameter_with_422(client):
+    headers = {admin.TOKEN_HEADER: TOKEN}
+    url = admin.SCENARIOS_PATH + "/blocking-loop"
+    answer = client.put(url, json={"params": {"block_ms": 1e9}}, headers=headers)
+    assert answer.status_code == 422
+    assert "between 0 and 2000" in answer.get_json()["error"]["message"]
+    assert faults.active("blocking-loop") is None
+    # JSON's NaN literal parses in Python: it must not slip through either.
+    nan = client.put(
+        url, data='{"params": {"block_ms": NaN}}', headers=headers, content_type="application/json"
+    )
+    assert nan.status_code == 422
+    limits = client.get(url, headers=headers).get_json()["limits"]
+    assert limits == {"block_ms": {"min": 0, "max": 2000}}
+
+
+def _enable_in_child(registry: faults.Registry, done: Connection) -> None:
+    registry.enable("slow-query", {"scan_ms": 7})
+    done.send(registry.snapshot())
+
+
+def _report_from_child(registry: faults.Registry, done: Connection) -> None:
+    done.send(registry.snapshot())
+
+
+def test_a_shared_registry_reaches_every_forked_process():
+    """What gunicorn's workers see: a switch in one process is on in all of them."""
+    registry = faults.Registry()
+    registry.share_between_processes()
+    fork = multiprocessing.get_context("fork")
+    ours, theirs = fork.Pipe()
+    child = fork.Process(target=_enable_in_child, args=(registry, theirs))
+    child.start()
+    assert ours.poll(10)
+    assert ours.recv() == {"slow-query": {"scan_ms": 7, "share": 1.0}}
+    child.join(10)
+    assert registry.params("slow-query") == {"scan_ms": 7, "share": 1.0}  # seen here too
+
+    registry.disable("slow-query")
+    registry.enable("flaky-auth", {"rate": 0.25})
+    child = fork.Process(target=_report_from_child, args=(registry, theirs))
+    child.start()
+    assert ours.poll(10)
+    assert ours.recv() == {"flaky-auth": {"rate": 0.25}}
+    child.join(10)
+
+
+def test_an_unshared_registry_stays_in_its_process():
+    registry = faults.Registry()
+    fork = multiprocessing.get_context("fork")
+    ours, theirs = fork.Pipe()
+    child = fork.Process(target=_enable_in_child, args=(registry, theirs))
+    child.start()
+    assert ours.poll(10)
+    ours.recv()
+    child.join(10)
+    assert registry.params("slow-query") is None

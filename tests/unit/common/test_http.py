@@ -8,8 +8,10 @@ import pytest
 from aiohttp import web
 from opentelemetry.trace import SpanKind, StatusCode
 
+from services.common import deadline
 from services.common.errors import ApiError
 from services.common.http import AsyncJsonClient, SyncJsonClient
+from tests.unit.status_table import CLIENT_ROWS, SHORT_BUDGET_MS, downstream
 
 
 async def _ok(request: web.Request) -> web.Response:
@@ -21,26 +23,10 @@ async def _refused(_: web.Request) -> web.Response:
     return web.json_response(body, status=401)
 
 
-async def _plain_404(_: web.Request) -> web.Response:
-    return web.Response(status=404, text="nope")
-
-
-async def _broken(_: web.Request) -> web.Response:
-    return web.Response(status=500, text="boom")
-
-
-async def _slow(_: web.Request) -> web.Response:
-    await asyncio.sleep(1)
-    return web.json_response({})
-
-
 def _routes() -> web.Application:
     app = web.Application()
     app.router.add_get("/ok", _ok)
     app.router.add_get("/refused", _refused)
-    app.router.add_get("/plain404", _plain_404)
-    app.router.add_get("/broken", _broken)
-    app.router.add_get("/slow", _slow)
     app.router.add_get("/healthz", _ok)
     return app
 
@@ -69,31 +55,50 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-CASES = [
-    ("/refused", 401, "invalid_token", "bad token"),
-    ("/plain404", 404, "not_found", "svc refused the request"),
-    ("/broken", 502, "bad_gateway", "svc failed with status 500"),
-    ("/slow", 504, "gateway_timeout", "svc timed out"),
-]
+def _walk(row, call):
+    """Run ``call(base_url)`` against a downstream playing ``row``; the ApiError raised."""
+    with (
+        downstream(row) as (url, _),
+        deadline.budget(SHORT_BUDGET_MS / 1000),
+        pytest.raises(ApiError) as info,
+    ):
+        call(url)
+    return info.value
 
 
-@pytest.mark.parametrize(("path", "status", "code", "message"), CASES)
-def test_sync_client_maps_downstream_failures(server_url, path, status, code, message):
-    client = SyncJsonClient("svc", server_url, timeout_s=0.3)
-    with pytest.raises(ApiError) as info:
-        client.request("GET", path)
-    assert (info.value.status, info.value.code, info.value.message) == (status, code, message)
+def _assert_mapped(row, error: ApiError) -> None:
+    assert (error.status, error.code) == (row.status, row.code)
+    assert error.message == row.expected_message("svc")
+    assert error.details is None, "a downstream's details were kept"
+    assert error.headers().get("Retry-After") == (
+        None if row.retry_after is None else str(row.retry_after)
+    )
 
 
-@pytest.mark.parametrize(("path", "status", "code", "message"), CASES)
-async def test_async_client_maps_downstream_failures(server_url, path, status, code, message):
-    client = AsyncJsonClient("svc", server_url, timeout_s=0.3)
-    try:
-        with pytest.raises(ApiError) as info:
-            await client.request("GET", path)
-    finally:
-        await client.close()
-    assert (info.value.status, info.value.code, info.value.message) == (status, code, message)
+@pytest.mark.parametrize("row", CLIENT_ROWS, ids=[row.key for row in CLIENT_ROWS])
+def test_sync_client_walks_the_status_table(row):
+    def call(url: str) -> None:
+        SyncJsonClient("svc", url, timeout_s=5).request("GET", "/anything")
+
+    _assert_mapped(row, _walk(row, call))
+
+
+@pytest.mark.parametrize("row", CLIENT_ROWS, ids=[row.key for row in CLIENT_ROWS])
+async def test_async_client_walks_the_status_table(row):
+    async def call(url: str) -> None:
+        client = AsyncJsonClient("svc", url, timeout_s=5)
+        try:
+            await client.request("GET", "/anything")
+        finally:
+            await client.close()
+
+    with (
+        downstream(row) as (url, _),
+        deadline.budget(SHORT_BUDGET_MS / 1000),
+        pytest.raises(ApiError) as info,
+    ):
+        await call(url)
+    _assert_mapped(row, info.value)
 
 
 def test_sync_client_refused_connection_is_503():

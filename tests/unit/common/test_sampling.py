@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from opentelemetry import trace
@@ -111,3 +112,40 @@ def test_a_bad_argument_falls_back_to_the_default_rate():
         {"OTEL_TRACES_SAMPLER": "ratelimiting", "OTEL_TRACES_SAMPLER_ARG": "lots"}
     )
     assert chosen.traces_per_second == sampling.DEFAULT_TRACES_PER_SECOND
+
+
+def test_the_bucket_is_updated_by_one_thread_at_a_time():
+    """The token bucket's read-modify-write holds its lock: without it this fails.
+
+    The clock is read inside the critical section and sleeps there, forcing a
+    thread switch in the middle of an update: with the lock no other thread
+    can enter meanwhile, without it all eight are inside at once.
+    """
+    guard = threading.Lock()
+    inside = [0, 0]  # now, most ever
+
+    def clock() -> float:
+        with guard:
+            inside[0] += 1
+            inside[1] = max(inside[1], inside[0])
+        time.sleep(0.002)
+        with guard:
+            inside[0] -= 1
+        return 100.0  # never moves: no refill
+
+    sampler = RateLimitingSampler(5, clock=clock)
+    decisions: list[Decision] = []
+
+    def work() -> None:
+        for i in range(10):
+            decision = sampler.should_sample(None, i, "s").decision
+            with guard:
+                decisions.append(decision)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert inside[1] == 1, f"{inside[1]} threads updated the bucket at once"
+    assert decisions.count(Decision.RECORD_AND_SAMPLE) == 5

@@ -175,7 +175,7 @@ ERROR_MAPPING = [
     ("404 keeps status and code", 404, error(404, "user_not_found", "no"), 404, "user_not_found"),
     ("plain 404 body", 404, None, 404, "not_found"),
     ("500 becomes 502", 500, error(500, "internal_error", "boom"), 502, "bad_gateway"),
-    ("503 becomes 502", 503, None, 502, "bad_gateway"),
+    ("503 stays 503", 503, None, 503, "service_unavailable"),
 ]
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from services.common.config import ServiceSettings
+from services.common.deadline import BUDGET_HEADER
 from services.gateway.settings import Settings
 
 GOOD_TOKEN = "good-token-7"
@@ -26,7 +27,12 @@ EMAIL = "user0007@tracelab.test"
 MISSING_USER = 404404
 BROKEN_USER = 500500
 SLOW_USER = 504504
-TIMEOUT_S = 0.3
+# The gateway's call timeout: far above any answer of the fakes, so a busy
+# machine never turns a success into a timeout. Timeout tests give their
+# request a short budget instead, and the fakes answer it much later.
+TIMEOUT_S = 5.0
+SHORT_BUDGET = {BUDGET_HEADER: "300"}
+SLOW_ANSWER_S = 1.2
 MAX_BODY = 1024
 
 
@@ -96,7 +102,7 @@ class FakeAuth:
         if header == f"Bearer {GOOD_TOKEN}":
             return web.json_response({"user_id": USER_ID})
         if header == f"Bearer {SLOW_TOKEN}":
-            await asyncio.sleep(TIMEOUT_S * 4)
+            await asyncio.sleep(SLOW_ANSWER_S)
             return web.json_response({"user_id": USER_ID})
         if header == f"Bearer {BROKEN_TOKEN}":
             return web.Response(status=500, text="Internal Server Error")
@@ -134,7 +140,7 @@ class FakeUser:
         if user_id == BROKEN_USER:
             return web.Response(status=500, text="Internal Server Error")
         if user_id == SLOW_USER:
-            await asyncio.sleep(TIMEOUT_S * 4)
+            await asyncio.sleep(SLOW_ANSWER_S)
         if user_id != USER_ID:
             return error(404, "user_not_found", f"no user {user_id}")
         return web.json_response(profile(user_id))
@@ -182,7 +188,7 @@ class Stack:
     user_url: str
 
     def settings(self, **overrides: str) -> Settings:
-        """Gateway settings aimed at the fakes, with tiny limits for the tests."""
+        """Gateway settings aimed at the fakes, with a tiny body limit for the tests."""
         service = ServiceSettings(
             name="gateway", port=8081, http_timeout_s=TIMEOUT_S, max_body_bytes=MAX_BODY
         )

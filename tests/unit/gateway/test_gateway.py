@@ -17,6 +17,7 @@ from tests.unit.gateway.fakes import (
     MAX_BODY,
     MISSING_USER,
     PASSWORD,
+    SHORT_BUDGET,
     SLOW_TOKEN,
     SLOW_USER,
     USER_ID,
@@ -215,7 +216,7 @@ async def test_auth_failure_is_502(gateway, stack, spans):
 
 async def test_slow_user_is_504(gateway, spans):
     path = f"/api/users/{SLOW_USER}"
-    response, body = await call(gateway, "GET", path, headers=GOOD)
+    response, body = await call(gateway, "GET", path, headers={**GOOD, **SHORT_BUDGET})
 
     assert response.status == 504
     assert body["error"]["code"] == "gateway_timeout"
@@ -228,7 +229,7 @@ async def test_slow_user_is_504(gateway, spans):
 
 
 async def test_slow_auth_is_504(gateway, stack):
-    headers = {"Authorization": f"Bearer {SLOW_TOKEN}"}
+    headers = {"Authorization": f"Bearer {SLOW_TOKEN}", **SHORT_BUDGET}
     response, body = await call(gateway, "GET", f"/api/users/{USER_ID}", headers=headers)
 
     assert response.status == 504

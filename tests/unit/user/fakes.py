@@ -18,7 +18,12 @@ USER_ID = 7
 MISSING_USER = 404404
 BROKEN_USER = 500500
 SLOW_USER = 504504
-TIMEOUT_S = 0.3
+# The user service's call timeout: far above any answer of the fake, so a
+# busy machine never turns a success into a timeout. The timeout test gives
+# its request a short budget instead, and the fake answers it much later.
+TIMEOUT_S = 5.0
+SHORT_BUDGET_MS = 300
+SLOW_ANSWER_S = 1.2
 
 
 def profile(user_id: int) -> dict:
@@ -70,7 +75,7 @@ class FakeDb:
         if user_id == BROKEN_USER:
             return web.Response(status=500, text="Internal Server Error")
         if user_id == SLOW_USER:
-            await asyncio.sleep(TIMEOUT_S * 4)
+            await asyncio.sleep(SLOW_ANSWER_S)
         if user_id != USER_ID:
             return error(404, "user_not_found", "no such user")
         if self.malformed:
@@ -89,6 +94,6 @@ class FakeDb:
 
 
 def user_settings(db_url: str) -> Settings:
-    """User service settings aimed at ``db_url``, with a tiny timeout for the tests."""
+    """User service settings aimed at ``db_url`` (timeouts only the budget can cut)."""
     service = ServiceSettings(name="user", port=8083, http_timeout_s=TIMEOUT_S)
     return Settings(service=service, db_url=db_url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
+from services.common.deadline import BUDGET_HEADER
 from services.user.app import create_app
 from tests.unit.gateway.fakes import closed_port_url
 from tests.unit.gateway.spantools import (
@@ -17,6 +18,7 @@ from tests.unit.gateway.spantools import (
 from tests.unit.user.fakes import (
     BROKEN_USER,
     MISSING_USER,
+    SHORT_BUDGET_MS,
     SLOW_USER,
     USER_ID,
     activity,
@@ -128,7 +130,9 @@ async def test_db_failure_is_502_recorded_on_the_server_span(user, spans):
 
 
 async def test_slow_db_is_504(user, spans):
-    response, body = await call(user, "GET", f"/users/{SLOW_USER}")
+    # Only this request has a short budget: db answers long after it.
+    budget = {BUDGET_HEADER: str(SHORT_BUDGET_MS)}
+    response, body = await call(user, "GET", f"/users/{SLOW_USER}", headers=budget)
 
     assert response.status == 504
     assert body["error"]["code"] == "gateway_timeout"

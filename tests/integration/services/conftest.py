@@ -1,0 +1,128 @@
+"""Real service processes (gunicorn or aiohttp, as ``make up`` runs them) and an OTLP receiver.
+
+``serve`` starts ``python -m services.<name>`` on a free port with the given
+environment and waits for ``/healthz``; the receiver is a real OTLP/HTTP
+endpoint in this process that keeps every span it is sent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from tests.service_process import Service, ServiceFailedToStart, running_service
+
+
+@dataclass(frozen=True)
+class ReceivedSpan:
+    """One span as the receiver decoded it."""
+
+    service: str
+    name: str
+    kind: int
+    attributes: dict[str, Any]
+    events: tuple[str, ...]
+
+
+def _value(any_value: Any) -> Any:
+    kind = any_value.WhichOneof("value")
+    return getattr(any_value, kind) if kind else None
+
+
+@dataclass
+class OtlpReceiver:
+    """The spans received so far, and where to send them."""
+
+    url: str = ""
+    spans: list[ReceivedSpan] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, body: bytes) -> None:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        for resource_spans in request.resource_spans:
+            resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    received = ReceivedSpan(
+                        service=resource.get("service.name", ""),
+                        name=span.name,
+                        kind=span.kind,
+                        attributes={a.key: _value(a.value) for a in span.attributes},
+                        events=tuple(event.name for event in span.events),
+                    )
+                    with self.lock:
+                        self.spans.append(received)
+
+    def of(self, service: str) -> list[ReceivedSpan]:
+        """The spans of ``service`` received so far."""
+        with self.lock:
+            return [span for span in self.spans if span.service == service]
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 15.0) -> bool:
+        """Poll ``condition`` until it holds or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+
+def _receiver_handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            receiver.add(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            body = ExportTraceServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet."""
+
+    return Handler
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """A real OTLP/HTTP trace receiver on 127.0.0.1."""
+    receiver = OtlpReceiver()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _receiver_handler(receiver))
+    server.daemon_threads = True
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    yield receiver
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def serve(tmp_path) -> Iterator[Callable[..., Service]]:
+    """Start service processes (stopped again after the test)."""
+    with ExitStack() as running:
+
+        def _serve(name: str, env: Mapping[str, str] | None = None) -> Service:
+            try:
+                return running.enter_context(running_service(name, tmp_path, env))
+            except ServiceFailedToStart as exc:
+                pytest.fail(str(exc), pytrace=False)
+
+        yield _serve
