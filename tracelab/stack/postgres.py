@@ -132,6 +132,23 @@ class PostgresCluster:
         ref = ProcessRef.of(int(first)) if first.strip().isdigit() else None
         return ref if ref is not None and ref.alive() else None
 
+    def _clear_stale_locks(self) -> None:
+        """Remove the lock files of a server that was killed and is now gone or a zombie.
+
+        PostgreSQL refuses to start while the pid in ``postmaster.pid`` (or in a
+        socket's ``.s.PGSQL.<port>.lock``) exists, and an unreaped zombie still
+        exists: a killed server would otherwise block its own restart.
+        """
+        candidates = [self.data_dir / "postmaster.pid", *self.socket_dir.glob(".s.PGSQL.*.lock")]
+        for lock in candidates:
+            try:
+                first = lock.read_text().splitlines()[0].strip()
+            except (FileNotFoundError, IndexError, PermissionError):
+                continue
+            ref = ProcessRef.of(int(first)) if first.isdigit() else None
+            if ref is None or not ref.alive():
+                lock.unlink(missing_ok=True)
+
     def _prepare_log(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path.touch()
@@ -186,6 +203,7 @@ class PostgresCluster:
         failed to come up, so the caller polls it alongside the other components.
         """
         self._prepare_log()
+        self._clear_stale_locks()
         socket_dir = self.socket_dir
         if socket_dir != self.data_dir:
             socket_dir.mkdir(mode=0o700, exist_ok=True)

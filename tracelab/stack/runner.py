@@ -47,6 +47,8 @@ Echo = Callable[[str], None]
 # Seconds a running but unready component gets to recover by itself once the
 # components that died are back, before `up` restarts it too.
 RECOVERY_GRACE_S = 10.0
+# Seconds the ports of a component that died are waited for before `up` says they are taken.
+PORT_RELEASE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -178,8 +180,10 @@ class Stack:
                 return current
             try:
                 repaired = self._repair(signature, extra_env or {}, timeout)
-            except StackError:
-                repaired = None  # a repair that fails falls back to a clean restart below
+            except StackError as exc:
+                # A repair that fails falls back to a clean restart below.
+                self.echo(f"restarting only what died failed ({exc}): restarting the stack")
+                repaired = None
             if repaired is not None:
                 return repaired
             try:
@@ -362,9 +366,16 @@ class Stack:
                 f"processes survived the restart: {', '.join(f'pid {p.pid}' for p in survivors)}"
             )
         ports, dsn = state["ports"], state.get("dsn") or ""
-        conflicts = cfg.port_conflicts(ports, names)
-        if cfg.POSTGRES in names and not is_port_free(ports["postgres"]):
-            conflicts.append((ports["postgres"], cfg.POSTGRES, cfg.POSTGRES_PORT_VAR))
+        # A process killed a moment ago may hold its port a little longer (its
+        # children closing their sockets): give the ports a few seconds.
+        deadline = time.monotonic() + PORT_RELEASE_S
+        while True:
+            conflicts = cfg.port_conflicts(ports, names)
+            if cfg.POSTGRES in names and not is_port_free(ports["postgres"]):
+                conflicts.append((ports["postgres"], cfg.POSTGRES, cfg.POSTGRES_PORT_VAR))
+            if not conflicts or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
         if conflicts:
             raise PortInUseError(conflicts)
         state.update(ready=False)

@@ -85,7 +85,10 @@ def _receiver_handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
-            receiver.add(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            # The services also push their export counters to /v1/metrics: spans only here.
+            if self.path.split("?", 1)[0] == "/v1/traces":
+                receiver.add(body)
             body = ExportTraceServiceResponse().SerializeToString()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
