@@ -41,7 +41,16 @@ COMPOSE_URLS := console:8090 frontend:8080 jaeger:16686 tempo:3200 grafana:3000 
 .PHONY: compose-up compose-down compose-logs compose-status test-compose \
 	k8s-render k8s-up k8s-down
 
+# The admin API's token: made once per Compose project (in .run/compose, mounted
+# into the services as a Compose secret) and once per cluster (a Secret), never
+# committed. The local stack makes its own (tracelab/stack/secrets.py).
+NEW_TOKEN = python3 -c 'import secrets; print(secrets.token_urlsafe(32))'
+COMPOSE_SECRETS_DIR ?= .run/compose
+
 compose-up:
+	@mkdir -p $(COMPOSE_SECRETS_DIR) && chmod 700 $(COMPOSE_SECRETS_DIR)
+	@test -s $(COMPOSE_SECRETS_DIR)/admin-token || \
+		(umask 077 && $(NEW_TOKEN) > $(COMPOSE_SECRETS_DIR)/admin-token)
 	$(COMPOSE) up --build --detach --wait --wait-timeout $(COMPOSE_WAIT_TIMEOUT)
 	@echo "tracelab is up (mode: compose)"
 	@for pair in $(COMPOSE_URLS); do \
@@ -73,6 +82,10 @@ k8s-render:
 # loadtest/locustfile.py (Locust waits for it where that file is missing).
 k8s-up: k8s-render
 	$(KUBECTL) apply --server-side --force-conflicts -f $(K8S_RENDER_DIR)/$(K8S_OVERLAY).yaml
+	@# The admin API's token: one per cluster, made here once, never committed.
+	@$(KUBECTL) -n $(K8S_NAMESPACE) get secret tracelab-admin >/dev/null 2>&1 || \
+		$(KUBECTL) -n $(K8S_NAMESPACE) create secret generic tracelab-admin \
+			--from-literal=TRACELAB_ADMIN_TOKEN=$$($(NEW_TOKEN))
 	@if [ -f loadtest/locustfile.py ]; then \
 		$(KUBECTL) -n $(K8S_NAMESPACE) create configmap locustfile \
 			--from-file=locustfile.py=loadtest/locustfile.py --dry-run=client -o yaml \

@@ -18,8 +18,11 @@ DB_CLIENT_EXTENSION = "tracelab.auth.db_client"
 
 def create_app(settings: Settings) -> Flask:
     """The auth app; ``/readyz`` checks that the db service answers ``/healthz``."""
-    if settings.uses_development_secret:
-        log.warning("AUTH_TOKEN_SECRET is not set: tokens are signed with the development secret")
+    if settings.uses_published_secret:
+        log.warning(
+            "AUTH_TOKEN_SECRET is a secret published in the tracelab repository: anyone can "
+            "forge tokens; set your own"
+        )
     db = DbSyncClient(settings.db_url, settings.service.http_timeout_s)
     app = create_flask_app(__name__, settings.service, readiness=lambda: {"db": db.healthy()})
     app.extensions[DB_CLIENT_EXTENSION] = db

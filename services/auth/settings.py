@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from services.common.config import ServiceSettings, env_int, env_str
+from services.common.config import ConfigError, ServiceSettings, env_int, env_str
 
 SERVICE_NAME = "auth"
 DEFAULT_PORT = 8082
-# Only for local runs: anyone can read it here, so start-up warns when it is used.
-DEVELOPMENT_TOKEN_SECRET = "tracelab-development-secret-do-not-use-in-production"
+# Secrets committed to this repository (this one, for in-process tests; the
+# Compose .env's and the Kubernetes base's) begin with this: anyone can read
+# them, so start-up warns when one signs the tokens.
+PUBLISHED_SECRET_PREFIX = "tracelab-published-"
+DEVELOPMENT_TOKEN_SECRET = PUBLISHED_SECRET_PREFIX + "development-secret-do-not-use"
 DEFAULT_TOKEN_TTL_SECONDS = 3600
 
 
@@ -26,18 +29,25 @@ class Settings:
     hash_memory_mib: int = 40
 
     @property
-    def uses_development_secret(self) -> bool:
-        """True when tokens are signed with the published development secret."""
-        return self.token_secret == DEVELOPMENT_TOKEN_SECRET
+    def uses_published_secret(self) -> bool:
+        """True when tokens are signed with a secret committed to the repository."""
+        return self.token_secret.startswith(PUBLISHED_SECRET_PREFIX)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``DB_SERVICE_URL``, ``AUTH_TOKEN_SECRET``, ``AUTH_TOKEN_TTL_SECONDS``,
+        """Read ``DB_SERVICE_URL``, ``AUTH_TOKEN_SECRET`` (required: there is no default
+        secret; the local stack generates one per stack), ``AUTH_TOKEN_TTL_SECONDS``,
         ``AUTH_HASH_MEMORY_MIB`` and the common variables."""
+        secret = env_str("AUTH_TOKEN_SECRET", "", environ)
+        if not secret:
+            raise ConfigError(
+                "AUTH_TOKEN_SECRET is not set: give auth a secret to sign tokens with "
+                "(the local stack generates one per stack in .run/secrets)"
+            )
         return cls(
             service=ServiceSettings.from_env(SERVICE_NAME, DEFAULT_PORT, environ),
             db_url=env_str("DB_SERVICE_URL", "http://127.0.0.1:8084", environ),
-            token_secret=env_str("AUTH_TOKEN_SECRET", DEVELOPMENT_TOKEN_SECRET, environ),
+            token_secret=secret,
             token_ttl_s=env_int(
                 "AUTH_TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL_SECONDS, environ, minimum=1
             ),

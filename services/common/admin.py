@@ -5,12 +5,15 @@
 body ``{"params": {...}}``) or switches off one scenario.
 
 Trust model: every call needs the shared admin token in the
-``X-Tracelab-Admin-Token`` header (``TRACELAB_ADMIN_TOKEN``; a published
-development default otherwise, warned about on first use). A missing token is
-401, a wrong one 403; tokens are compared in constant time. Admin calls are
-excluded from tracing, so switching a scenario never shows up in the traces
-under study. The frontend never proxies this API to the internet: its lab
-console calls it server-side (see services.frontend.lab).
+``X-Tracelab-Admin-Token`` header. The token is ``TRACELAB_ADMIN_TOKEN``, or
+the contents of the file ``TRACELAB_ADMIN_TOKEN_FILE`` names (a Compose or
+Kubernetes secret); there is no default: a service given no token refuses
+every admin call (403 ``admin_disabled``). The local stack generates one per
+stack (``.run/secrets/admin-token``). A missing header is 401, a wrong token
+403; tokens are compared in constant time. Admin calls are excluded from
+tracing, so switching a scenario never shows up in the traces under study.
+The public frontend does not serve this API at all; the tracelab console
+calls the other services' admin API server-side.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from services.common import faults
@@ -30,31 +34,41 @@ ADMIN_PREFIX = "/admin/"
 SCENARIOS_PATH = "/admin/scenarios"
 TOKEN_HEADER = "X-Tracelab-Admin-Token"
 TOKEN_ENV = "TRACELAB_ADMIN_TOKEN"
-DEVELOPMENT_ADMIN_TOKEN = "tracelab-admin-development-token"
+TOKEN_FILE_ENV = "TRACELAB_ADMIN_TOKEN_FILE"
 
 
-def admin_token() -> str:
-    """The shared admin token (``TRACELAB_ADMIN_TOKEN`` or the development default)."""
-    return env_str(TOKEN_ENV, DEVELOPMENT_ADMIN_TOKEN)
+def admin_token() -> str | None:
+    """The shared admin token: ``TRACELAB_ADMIN_TOKEN``, else ``TRACELAB_ADMIN_TOKEN_FILE``'s.
 
-
-_warned: list[bool] = []
-
-
-def _warn_once_about_development_token() -> None:
-    if not _warned:
-        _warned.append(True)
-        log.warning("the admin API accepted the development token: set TRACELAB_ADMIN_TOKEN")
+    None when neither is set (or the file is unreadable or empty): the admin API is off.
+    """
+    token = env_str(TOKEN_ENV, "")
+    if token:
+        return token
+    path = env_str(TOKEN_FILE_ENV, "")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text().strip() or None
+    except OSError:
+        log.warning("cannot read the admin token file %s: the admin API is off", path)
+        return None
 
 
 def authorize(presented: str | None) -> None:
-    """Raise 401 without a token and 403 with a wrong one (constant-time compare)."""
+    """403 when this service has no token, 401 without a token, 403 with a wrong one."""
+    expected = admin_token()
+    if expected is None:
+        raise ApiError(
+            403,
+            "admin_disabled",
+            f"this service has no admin token ({TOKEN_ENV} or {TOKEN_FILE_ENV}): "
+            "its admin API is off",
+        )
     if not presented:
         raise Unauthorized(f"admin API needs the {TOKEN_HEADER} header", "admin_token_missing")
-    if not hmac.compare_digest(presented.encode(), admin_token().encode()):
+    if not hmac.compare_digest(presented.encode(), expected.encode()):
         raise ApiError(403, "admin_token_invalid", "the admin token is not valid")
-    if presented == DEVELOPMENT_ADMIN_TOKEN:
-        _warn_once_about_development_token()
 
 
 def decode_body(raw: bytes) -> Any:

@@ -44,10 +44,11 @@ def create_flask_app(
 ) -> Flask:
     """A traced Flask app with JSON errors, ``/healthz``, ``/readyz`` and ``traceresponse``.
 
-    It also mounts the admin API (``services.common.admin``). Health probes,
-    the admin API and ``untraced_paths`` (regexes of the path, from its
-    start) make no spans. Every other request gets its budget and passes
-    admission (``_admission_hook``); at the ``edge`` the caller's budget header is
+    It also mounts the admin API (``services.common.admin``), except at the
+    ``edge``: the public frontend does not serve it. Health probes, the admin
+    API and ``untraced_paths`` (regexes of the path, from its start) make no
+    spans. Every other request gets its budget and passes admission
+    (``_admission_hook``); at the ``edge`` the caller's budget header is
     ignored and the budget is ``settings.request_budget_s``.
     """
     app = Flask(import_name)
@@ -55,7 +56,8 @@ def create_flask_app(
     app.json.sort_keys = False
     _register_error_handlers(app)
     _register_health(app, readiness or dict)
-    _register_admin(app, settings.name)
+    if not edge:
+        _register_admin(app, settings.name)
     faults.REGISTRY.load_env()
     app.after_request(_add_traceresponse)
     if access_log_enabled():

@@ -28,8 +28,8 @@ class Settings:
         return cls(
             service=ServiceSettings.from_env(SERVICE_NAME, DEFAULT_PORT, environ),
             gateway_url=env_str("GATEWAY_URL", "http://127.0.0.1:8081", environ),
-            console_url=env_str(
-                "TRACELAB_CONSOLE_URL", "http://127.0.0.1:8090", environ
-            ).rstrip("/"),
+            console_url=env_str("TRACELAB_CONSOLE_URL", "http://127.0.0.1:8090", environ).rstrip(
+                "/"
+            ),
             trust_traceparent=env_bool("FRONTEND_TRUST_TRACEPARENT", False, environ),
         )

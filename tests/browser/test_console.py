@@ -16,7 +16,7 @@ import time
 import pytest
 import requests
 
-from services.common.admin import TOKEN_HEADER, admin_token
+from services.common.admin import TOKEN_HEADER
 from tests.browser.console_process import console_process
 from tests.e2e.journeys import log_in, trace_id_of
 from tests.unit.shapes import samples
@@ -219,7 +219,7 @@ def test_lab_fires_a_journey_and_lands_on_its_trace(page, stack, screenshot):
 
 def test_switching_a_scenario_from_the_console(page, stack):
     gateway = stack.urls["gateway"] + "/admin/scenarios/sequential-fanout"
-    headers = {TOKEN_HEADER: admin_token()}
+    headers = {TOKEN_HEADER: stack.admin_token}
     page.goto(f"{stack.urls['console']}/#/lab")
     box = page.locator('[data-scenario="sequential-fanout"] input[type=checkbox]')
     box.wait_for()

@@ -365,6 +365,20 @@ def test_browser_links_use_the_published_ports():
     assert console["GRAFANA_URL"] == f"http://localhost:{dotenv()['GRAFANA_PORT']}"
 
 
+def test_the_admin_token_is_a_generated_secret_never_committed():
+    secret = compose()["secrets"]["admin_token"]["file"]
+    assert secret.startswith("./.run/"), "generated into the (ignored) run directory"
+    assert ".run/" in (ROOT / ".gitignore").read_text()
+    assert "compose-up" in (ROOT / "mk" / "deploy.mk").read_text()
+    for name in IMAGE_SERVICES:
+        service = services()[name]
+        assert [s if isinstance(s, str) else s["source"] for s in service["secrets"]] == [
+            "admin_token"
+        ]
+        assert env_of(service)["TRACELAB_ADMIN_TOKEN_FILE"] == "/run/secrets/admin_token"
+    assert "TRACELAB_ADMIN_TOKEN" not in dotenv()
+
+
 def test_the_console_reads_every_backend_and_service_of_the_stack():
     console = services()["console"]
     env = component_env("console")

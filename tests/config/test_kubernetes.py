@@ -41,10 +41,13 @@ PRODUCTION = ROOT / "infra" / "k8s" / "overlays" / "production"
 # Objects the manifests reference but do not create, on purpose:
 #   locustfile: loadtest/locustfile.py, loaded by `make k8s-up`;
 #   production secrets: created by whoever runs the cluster (docs/deploy.md).
+# Made by `make k8s-up` (mk/deploy.mk), never committed: the locustfile and
+# the admin token; production's own credentials come from its operators.
 EXTERNAL = {
-    "dev": {("ConfigMap", "locustfile")},
+    "dev": {("ConfigMap", "locustfile"), ("Secret", "tracelab-admin")},
     "production": {
         ("ConfigMap", "locustfile"),
+        ("Secret", "tracelab-admin"),
         ("Secret", "tracelab-secrets"),
         ("Secret", "tracelab-storage-credentials"),
     },

@@ -8,8 +8,8 @@ import os
 import jwt
 import pytest
 
-from services.auth.settings import DEVELOPMENT_TOKEN_SECRET
 from tests.e2e.journeys import trace_id_of
+from tracelab.stack.secrets import stack_secrets
 
 pytestmark = pytest.mark.e2e
 
@@ -87,7 +87,7 @@ def test_bad_tokens_are_401(http, frontend_url, authorization, code):
     assert _assert_json_error(response, 401)["code"] == code
 
 
-def test_expired_and_forged_tokens_are_401(http, frontend_url, login):
+def test_expired_and_forged_tokens_are_401(http, frontend_url, login, stack):
     token = login(10).token
     claims = jwt.decode(token, options={"verify_signature": False})
     forged = jwt.encode(
@@ -98,8 +98,8 @@ def test_expired_and_forged_tokens_are_401(http, frontend_url, login):
     )
     assert _assert_json_error(response, 401)["code"] == "invalid_token"
     expired_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    # The stack signs with AUTH_TOKEN_SECRET, or the published development default.
-    secret = os.environ.get("AUTH_TOKEN_SECRET", DEVELOPMENT_TOKEN_SECRET)
+    # The stack signs with AUTH_TOKEN_SECRET, or the secret it generated for itself.
+    secret = stack_secrets(stack.run_dir, os.environ)["AUTH_TOKEN_SECRET"]
     expired = jwt.encode({**claims, "exp": expired_at}, secret, algorithm="HS256")
     response = http.get(
         f"{frontend_url}/api/dashboard", headers={"Authorization": f"Bearer {expired}"}, timeout=10

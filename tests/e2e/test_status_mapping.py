@@ -28,7 +28,7 @@ STATEMENT_TIMEOUT_S = 2.0  # DB_STATEMENT_TIMEOUT_MS' default
 
 @pytest.fixture
 def admin(stack) -> Iterator[ScenarioAdmin]:
-    targets = Targets.from_urls(stack.urls, log_dir=stack.log_dir)
+    targets = Targets.from_urls(stack.urls, log_dir=stack.log_dir, token=stack.admin_token)
     client = ScenarioAdmin(targets.services, targets.token)
     yield client
     client.all_off()

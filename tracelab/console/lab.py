@@ -66,10 +66,18 @@ class Lab:
         }
 
     def _admin(self) -> ScenarioAdmin:
+        token = admin_token()
+        if token is None:
+            raise ApiError(
+                503,
+                "admin_token_missing",
+                "the console has no admin token (TRACELAB_ADMIN_TOKEN or "
+                f"TRACELAB_ADMIN_TOKEN_FILE): start it with `{self.start_hint}`, which sets one",
+            )
         # Only the services that own a scenario (the public frontend owns none).
         owners = {service for scenario in SCENARIOS.values() for service in scenario.services}
         services = {name: url for name, url in self.services.items() if name in owners}
-        return ScenarioAdmin(services, admin_token())
+        return ScenarioAdmin(services, token)
 
     def _down(self, exc: AdminError) -> ApiError:
         return ApiError(

@@ -116,7 +116,7 @@ def run_strategy(
     stack = Stack(root, env={**env, **strategy.collector_env})
     stack.down()
     info = stack.up(timeout=180, extra_env=dict(strategy.service_env))
-    targets = Targets.from_urls(info.urls, log_dir=info.log_dir)
+    targets = Targets.from_urls(info.urls, log_dir=info.log_dir, token=info.admin_token)
     admin = ScenarioAdmin(targets.services, targets.token)
     traffic = Traffic(targets.frontend)
     try:

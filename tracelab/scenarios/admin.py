@@ -35,13 +35,20 @@ def _message(response: requests.Response) -> str:
 class ScenarioAdmin:
     """Switches scenarios on every service (each ignores the ones it does not own)."""
 
-    def __init__(self, services: Mapping[str, str], token: str, timeout: float = 5.0) -> None:
+    def __init__(
+        self, services: Mapping[str, str], token: str | None, timeout: float = 5.0
+    ) -> None:
         self.services = dict(services)
         self.token = token
         self.timeout = timeout
         self.session = requests.Session()
 
     def _call(self, method: str, url: str, body: Any = None) -> Any:
+        if not self.token:
+            raise AdminError(
+                "no admin token: set TRACELAB_ADMIN_TOKEN (the local stack keeps its own in "
+                ".run/secrets/admin-token)"
+            )
         headers = {TOKEN_HEADER: self.token}
         with suppress_instrumentation():
             try:

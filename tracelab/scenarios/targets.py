@@ -19,7 +19,7 @@ class Targets:
     frontend: str
     jaeger: str
     services: Mapping[str, str]
-    token: str = field(default_factory=admin_token, repr=False)
+    token: str | None = field(default_factory=admin_token, repr=False)
     span_metrics: str | None = None
     log_dir: Path | None = None
 
@@ -29,15 +29,18 @@ class Targets:
         info = Stack(root).info()
         if info is None:
             raise StackError("no local stack is recorded: start one with `tracelab up`")
-        return cls.from_urls(info.urls, log_dir=info.log_dir)
+        return cls.from_urls(info.urls, log_dir=info.log_dir, token=info.admin_token)
 
     @classmethod
-    def from_urls(cls, urls: Mapping[str, str], log_dir: Path | None = None) -> Targets:
-        """Targets from a ``StackInfo.urls``-like mapping."""
+    def from_urls(
+        cls, urls: Mapping[str, str], log_dir: Path | None = None, token: str | None = None
+    ) -> Targets:
+        """Targets from a ``StackInfo.urls``-like mapping (``token``: else the environment's)."""
         return cls(
             frontend=urls["frontend"],
             jaeger=urls["jaeger"],
             services={name: urls[name] for name in SERVICES if name in urls},
             span_metrics=urls.get("span_metrics"),
             log_dir=log_dir,
+            token=token or admin_token(),
         )

@@ -91,6 +91,8 @@ def up(timeout: float, infra_only: bool) -> None:
     else:
         click.echo(f"stack ready in {info.elapsed:.1f}s (run dir {info.run_dir})")
     print_urls(info)
+    if info.admin_token:
+        click.echo(f"  admin token (the services' admin API): {info.admin_token}")
     if cfg.JAEGER in info.components:
         click.echo(
             "  (Jaeger built from source serves no UI, only its APIs: the console is the UI)"

@@ -160,13 +160,16 @@ def service_env(
     dsn: str,
     base: Mapping[str, str],
     extra: Mapping[str, str] | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Environment of service ``name`` as docs/architecture.md defines it.
 
-    ``extra`` (e.g. a test's fault-injection switches) is applied last and
-    wins over everything else.
+    ``secrets`` (the stack's admin token and auth's signing key) are given to
+    every service; ``extra`` (e.g. a test's fault-injection switches) is
+    applied last and wins over everything else.
     """
     env = dict(base)
+    env.update(secrets or {})
     env.update(
         {
             "BIND_HOST": LOCALHOST,
@@ -186,9 +189,18 @@ def service_env(
     return env
 
 
-def console_env(ports: Mapping[str, int], run_dir: Path, base: Mapping[str, str]) -> dict[str, str]:
-    """Environment of the console: its port, Jaeger, the services, the log folder."""
+def console_env(
+    ports: Mapping[str, int],
+    run_dir: Path,
+    base: Mapping[str, str],
+    secrets: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Environment of the console: its port, Jaeger, the services, the log folder, the
+    admin token (``secrets``; auth's signing key is none of its business)."""
     env = dict(base)
+    env.pop("AUTH_TOKEN_SECRET", None)
+    if secrets and "TRACELAB_ADMIN_TOKEN" in secrets:
+        env["TRACELAB_ADMIN_TOKEN"] = secrets["TRACELAB_ADMIN_TOKEN"]
     env.update(
         {
             "TRACELAB_CONSOLE_HOST": LOCALHOST,

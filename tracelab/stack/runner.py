@@ -39,6 +39,7 @@ from tracelab.stack.paths import run_dir as default_run_dir
 from tracelab.stack.ports import is_port_free
 from tracelab.stack.postgres import PostgresCluster, find_pg_binaries
 from tracelab.stack.process import ProcessRef, is_running, spawn, stop_groups
+from tracelab.stack.secrets import read_admin_token, stack_secrets
 from tracelab.stack.startup import CommandStep, ProcessStep, Step, wait_all
 from tracelab.stack.state import clear_state, load_state, save_state, write_pid_file
 from tracelab.stack.tools import stale_tools
@@ -90,6 +91,11 @@ class StackInfo:
         """The collector's OTLP/HTTP endpoint (``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
         return self.url("otlp_http")
 
+    @property
+    def admin_token(self) -> str | None:
+        """The admin token this stack's services accept (``TRACELAB_ADMIN_TOKEN`` wins)."""
+        return read_admin_token(self.run_dir, os.environ)
+
 
 @dataclass(frozen=True)
 class ComponentStatus:
@@ -126,6 +132,10 @@ class Stack:
         self.echo: Echo = echo or (lambda _msg: None)
         # One-shot helpers of the current `up` (pg_ctl start, bootstrap): cleaned up on failure.
         self._helpers: list[subprocess.Popen[bytes]] = []
+
+    def secrets(self) -> dict[str, str]:
+        """This stack's admin token and auth key (made on first use; the environment wins)."""
+        return stack_secrets(self.run_dir, self.environ)
 
     # -- paths ---------------------------------------------------------------------
     def log_path(self, component: str) -> Path:
@@ -651,7 +661,7 @@ class Stack:
         return self._launch(
             name,
             [sys.executable, "-m", f"services.{name}"],
-            cfg.service_env(name, ports, dsn, self.environ, extra_env),
+            cfg.service_env(name, ports, dsn, self.environ, extra_env, self.secrets()),
             [HttpCheck(cfg.http_url(ports[name], "/readyz"))],
             cfg.http_url(ports[name]),
             state,
@@ -661,7 +671,7 @@ class Stack:
         return self._launch(
             cfg.CONSOLE,
             [sys.executable, "-m", "tracelab.console"],
-            cfg.console_env(ports, self.run_dir, self.environ),
+            cfg.console_env(ports, self.run_dir, self.environ, self.secrets()),
             [HttpCheck(cfg.http_url(ports["console"], "/readyz"))],
             cfg.http_url(ports["console"]),
             state,

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from services.common.admin import SCENARIOS_PATH, TOKEN_HEADER, admin_token
+from services.common.admin import SCENARIOS_PATH, TOKEN_HEADER
 from tracelab.shapes.backends import JaegerClient
 from tracelab.shapes.query import TraceQuery
 from tracelab.stack.config import SERVICES
@@ -26,7 +26,7 @@ def test_admin_api_refuses_callers_without_the_token(service, stack, http):
 
 
 def test_admin_calls_make_no_spans(stack, http):
-    headers = {TOKEN_HEADER: admin_token()}
+    headers = {TOKEN_HEADER: stack.admin_token}
     before = time.time()
     for service in SERVICES:
         response = http.get(stack.urls[service] + SCENARIOS_PATH, headers=headers, timeout=5)

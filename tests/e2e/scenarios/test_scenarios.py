@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def targets(stack) -> Targets:
-    return Targets.from_urls(stack.urls, log_dir=stack.log_dir)
+    return Targets.from_urls(stack.urls, log_dir=stack.log_dir, token=stack.admin_token)
 
 
 @pytest.fixture(scope="module")

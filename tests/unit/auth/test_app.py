@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from services.auth.app import create_app
 from services.auth.settings import DEVELOPMENT_TOKEN_SECRET, Settings
+from services.common.config import ConfigError
 from tests.unit.auth.conftest import auth_settings
 from tests.unit.db.fake_db import closed_port_url
 
 
-def test_settings_defaults():
-    settings = Settings.from_env({})
+def test_settings_defaults_but_no_default_secret():
+    settings = Settings.from_env({"AUTH_TOKEN_SECRET": "s3cret"})
     assert (settings.service.name, settings.service.port) == ("auth", 8082)
     assert settings.db_url == "http://127.0.0.1:8084"
     assert settings.token_ttl_s == 3600
-    assert settings.uses_development_secret
+    with pytest.raises(ConfigError, match="AUTH_TOKEN_SECRET is not set"):
+        Settings.from_env({})
 
 
 def test_settings_from_environment_and_secret_not_in_repr():
@@ -28,16 +32,24 @@ def test_settings_from_environment_and_secret_not_in_repr():
     )
     assert settings.token_ttl_s == 60
     assert settings.db_url == "http://db:8084"
-    assert not settings.uses_development_secret
+    assert not settings.uses_published_secret
     assert "a-real-secret" not in repr(settings)
 
 
-def test_the_development_secret_is_warned_about(fake_db, caplog):
-    settings = Settings.from_env({"DB_SERVICE_URL": fake_db.url})
+@pytest.mark.parametrize(
+    "secret",
+    [
+        DEVELOPMENT_TOKEN_SECRET,
+        "tracelab-published-compose-secret-change-me",
+        "tracelab-published-kubernetes-dev-secret-change-me",
+    ],
+)
+def test_a_published_secret_is_warned_about(fake_db, caplog, secret):
+    settings = Settings.from_env({"DB_SERVICE_URL": fake_db.url, "AUTH_TOKEN_SECRET": secret})
     with caplog.at_level(logging.WARNING, logger="services.auth.app"):
         create_app(settings)
     assert any("AUTH_TOKEN_SECRET" in r.getMessage() for r in caplog.records)
-    assert all(DEVELOPMENT_TOKEN_SECRET not in r.getMessage() for r in caplog.records)
+    assert all(secret not in r.getMessage() for r in caplog.records)
 
 
 def test_a_configured_secret_is_not_warned_about(fake_db, caplog):

@@ -14,7 +14,12 @@ from services.common import admin, faults
 from services.common.config import ServiceSettings
 from services.common.flask_support import create_flask_app
 
-TOKEN = admin.DEVELOPMENT_ADMIN_TOKEN
+TOKEN = "a-token-for-these-tests-only"
+
+
+@pytest.fixture(autouse=True)
+def admin_token(monkeypatch) -> None:
+    monkeypatch.setenv(admin.TOKEN_ENV, TOKEN)
 
 
 @pytest.fixture(autouse=True)
@@ -125,6 +130,31 @@ def test_flask_admin_api_needs_the_token(client, headers, status):
     answer = client.put(admin.SCENARIOS_PATH + "/slow-query", headers=headers)
     assert answer.status_code == status
     assert faults.active("slow-query") is None
+
+
+def test_without_a_token_the_admin_api_is_off(client, monkeypatch):
+    monkeypatch.delenv(admin.TOKEN_ENV)
+    for presented in ({}, {admin.TOKEN_HEADER: ""}, {admin.TOKEN_HEADER: "anything"}):
+        answer = client.put(admin.SCENARIOS_PATH + "/slow-query", headers=presented)
+        assert answer.status_code == 403
+        assert answer.get_json()["error"]["code"] == "admin_disabled"
+    assert faults.active("slow-query") is None
+
+
+def test_the_token_may_come_from_a_secret_file(client, monkeypatch, tmp_path):
+    monkeypatch.delenv(admin.TOKEN_ENV)
+    secret = tmp_path / "admin_token"
+    secret.write_text("from-a-file\n")
+    monkeypatch.setenv(admin.TOKEN_FILE_ENV, str(secret))
+    ok = client.get(admin.SCENARIOS_PATH, headers={admin.TOKEN_HEADER: "from-a-file"})
+    assert ok.status_code == 200
+    assert client.get(admin.SCENARIOS_PATH, headers={admin.TOKEN_HEADER: TOKEN}).status_code == 403
+
+
+def test_the_public_edge_serves_no_admin_api(spans):
+    edge = create_flask_app(__name__, ServiceSettings(name="frontend", port=1), edge=True)
+    answer = edge.test_client().get(admin.SCENARIOS_PATH, headers={admin.TOKEN_HEADER: TOKEN})
+    assert answer.status_code == 404
 
 
 def test_flask_admin_api_rejects_bad_bodies_and_names(client):

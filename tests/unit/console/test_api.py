@@ -45,7 +45,8 @@ def settings(backends, tmp_path) -> ConsoleSettings:
 
 
 @pytest.fixture
-def client(settings):
+def client(settings, monkeypatch):
+    monkeypatch.setenv("TRACELAB_ADMIN_TOKEN", "a-token-for-these-tests-only")
     return create_app(settings).test_client()
 
 
@@ -269,6 +270,12 @@ def test_a_journey_with_the_frontend_down_is_503(client):
     response = client.post("/api/journeys/login", headers=HOST, data="{}")
     error = _error(response, 503, "service_unavailable")
     assert "frontend at http://127.0.0.1:" in error["message"] and "make up" in error["message"]
+
+
+def test_scenarios_without_an_admin_token_say_so(client, monkeypatch):
+    monkeypatch.delenv("TRACELAB_ADMIN_TOKEN")
+    error = _error(get(client, "/api/scenarios"), 503, "admin_token_missing")
+    assert "TRACELAB_ADMIN_TOKEN" in error["message"] and "make up" in error["message"]
 
 
 def test_scenarios_with_the_services_down_are_503(client):
