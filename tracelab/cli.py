@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tracelab.analysis.cli import analyze, compare, critical_path
+from tracelab.analysis.cli import analyze, compare, critical_path, service_map_command
 from tracelab.bench.cli import bench
 from tracelab.console.cli import console
 from tracelab.sampling.cli import sampling
@@ -19,7 +19,8 @@ def cli() -> None:
 
 
 COMMANDS = (tools, up, down, status, logs, console, verify, analyze, compare, critical_path)
-for command in (*COMMANDS, scenario, sampling, bench):
+ANALYSES = (service_map_command,)
+for command in (*COMMANDS, *ANALYSES, scenario, sampling, bench):
     cli.add_command(command)
 
 

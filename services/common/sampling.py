@@ -1,13 +1,16 @@
-"""A rate-limiting sampler: at most N new traces per second (token bucket).
+"""The lab's samplers, and what probability a sampler configuration samples with.
 
-Select it with the standard variables, through the entry points this
+Select them with the standard variables, through the entry points this
 package declares (``opentelemetry_traces_sampler``)::
 
     OTEL_TRACES_SAMPLER=parentbased_ratelimiting OTEL_TRACES_SAMPLER_ARG=5
+    OTEL_TRACES_SAMPLER=parentbased_probability OTEL_TRACES_SAMPLER_ARG=0.1
 
 ``parentbased_ratelimiting`` limits root spans only and follows the
 caller's decision otherwise (what a service behind an edge wants);
 ``ratelimiting`` applies the limit to every span it is asked about.
+``parentbased_probability`` samples a share of new traces and records that
+share in the W3C ``tracestate`` (``ot=th:``), so counts can be corrected.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     SamplingResult,
 )
-from opentelemetry.trace import Link, SpanKind, get_current_span
+from opentelemetry.trace import Link, SpanKind, TraceState, get_current_span
 from opentelemetry.util.types import Attributes
 
 log = logging.getLogger(__name__)
@@ -132,4 +135,103 @@ def sampler_from_entry_point(environ: dict[str, str] | None = None) -> Sampler |
             return None  # the SDK's own samplers register here too
         factory = entry_point.load()
         return factory(env.get("OTEL_TRACES_SAMPLER_ARG", ""))
+    return None
+
+
+def _ratio(argument: str) -> float:
+    try:
+        ratio = float(argument) if argument.strip() else 1.0
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        log.warning(
+            "OTEL_TRACES_SAMPLER_ARG=%r is not a ratio in 0..1: sampling everything", argument
+        )
+        return 1.0
+    return ratio
+
+
+def parentbased_probability(argument: str) -> Sampler:
+    """Entry point ``parentbased_probability``: ``OTEL_TRACES_SAMPLER_ARG`` of the new traces.
+
+    Like the SDK's ``parentbased_traceidratio``, but built from the SDK's
+    consistent-probability samplers: a sampled span records its sampling
+    threshold in the W3C ``tracestate`` (``ot=th:...``), and the span and all
+    its children carry it, so whoever counts sampled spans can weight each by
+    its probability (tracelab's service map does). Children follow their
+    parent's decision.
+    """
+    # The SDK ships these as experimental (a private module): pinned SDK, tested here.
+    from opentelemetry.sdk.trace._sampling_experimental import (
+        composable_parent_threshold,
+        composable_traceid_ratio_based,
+        composite_sampler,
+    )
+
+    root = composable_traceid_ratio_based(_ratio(argument))
+    return _SdkCompatible(composite_sampler(composable_parent_threshold(root)))
+
+
+class _SdkCompatible(Sampler):
+    """Adapt the SDK's experimental composable samplers to the SDK's own tracer.
+
+    Two mismatches, both fixed here: the tracer calls ``should_sample``
+    without the parent's trace state, which these samplers read the parent's
+    threshold from (children would lose ``ot=th``); and the tracer takes the
+    result's attributes as the span's whole attribute set while these
+    samplers return only the ones they add (every attribute given at span
+    start, ``url.full`` and ``server.address`` among them, would be lost).
+    """
+
+    def __init__(self, delegate: Sampler) -> None:
+        self._delegate = delegate
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if trace_state is None:
+            parent = get_current_span(parent_context).get_span_context()
+            if parent.is_valid:
+                trace_state = parent.trace_state
+        result = self._delegate.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+        if result.decision == Decision.DROP:
+            return result
+        merged = {**(attributes or {}), **(result.attributes or {})}
+        return SamplingResult(result.decision, merged, result.trace_state)
+
+    def get_description(self) -> str:
+        return self._delegate.get_description()
+
+
+# Samplers whose OTEL_TRACES_SAMPLER_ARG is the probability of a new trace.
+RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio", "parentbased_probability")
+PROBABILITY_ATTRIBUTE = "tracelab.sampling.probability"
+
+
+def configured_probability(sampler: str | None, argument: str | None) -> float | None:
+    """The probability a new trace is sampled with under ``OTEL_TRACES_SAMPLER``/``_ARG``.
+
+    None where no fixed probability exists (the rate-limiting samplers).
+    An unset sampler is the SDK's default, ``parentbased_always_on``.
+    """
+    name = (sampler or "parentbased_always_on").strip().lower()
+    if name in ("always_on", "parentbased_always_on"):
+        return 1.0
+    if name in ("always_off", "parentbased_always_off"):
+        return 0.0
+    if name in RATIO_SAMPLERS:
+        try:
+            ratio = float(argument) if argument and argument.strip() else 1.0
+        except ValueError:
+            return 1.0  # the SDK falls back to 1.0 on a bad argument too
+        return ratio if 0.0 <= ratio <= 1.0 else 1.0
     return None

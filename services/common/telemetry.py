@@ -26,6 +26,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from services.common import span_loss
 from services.common.config import env_bool
+from services.common.sampling import PROBABILITY_ATTRIBUTE, configured_probability
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,13 @@ def build_resource(service_name: str, service_version: str, environment: str) ->
         "deployment.environment": environment,
         "deployment.environment.name": environment,
     }
+    # What the service samples with: a reader of span counts (the console's
+    # service map) weights each sampled span by it where no tracestate says.
+    probability = configured_probability(
+        os.environ.get("OTEL_TRACES_SAMPLER"), os.environ.get("OTEL_TRACES_SAMPLER_ARG")
+    )
+    if probability is not None:
+        attributes[PROBABILITY_ATTRIBUTE] = probability
     resource = Resource.create(attributes)
     if not os.environ.get("OTEL_SERVICE_NAME"):
         resource = resource.merge(Resource({"service.name": service_name}))

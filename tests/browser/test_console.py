@@ -294,3 +294,108 @@ def test_tempo_search_shows_and_runs_its_traceql(page, screenshot):
             assert tempo.query_of("/api/search")["q"] == own
             assert page.locator("#results-table tbody tr").count() == 2
             screenshot(page, "tempo-traceql")
+
+
+def _dashboard_trace(stack, user: int) -> str:
+    with requests.Session() as http:
+        account = log_in(http, stack.urls["frontend"], user)
+        response = http.get(
+            f"{stack.urls['frontend']}/api/dashboard", headers=account.headers, timeout=10
+        )
+    assert response.status_code == 200
+    trace_id = trace_id_of(response)
+    JaegerClient(stack.urls["jaeger"]).wait_for_trace(
+        trace_id, min_spans=17, services=SERVICES, timeout=30
+    )
+    return trace_id
+
+
+def test_the_golden_diff_of_a_sequential_fanout_marks_the_overlap_check(page, stack, screenshot):
+    gateway = stack.urls["gateway"] + "/admin/scenarios/sequential-fanout"
+    headers = {TOKEN_HEADER: stack.admin_token}
+    requests.put(gateway, headers=headers, json={"params": {}}, timeout=5).raise_for_status()
+    try:
+        trace_id = _dashboard_trace(stack, 41)
+    finally:
+        requests.delete(gateway, headers=headers, timeout=5)
+    _open_trace(page, stack.urls["console"], trace_id)
+    page.wait_for_selector('#diff-box[data-state="differs"]')
+    assert "differs from dashboard" in page.locator("#diff-verdict").inner_text()
+    check = page.locator('#diff-checks .check[data-ok="false"]')
+    assert "profile_call and activity_call overlap in time" in check.inner_text()
+    fanout = page.locator('#diff-nodes .diff-node[data-status="differs"]')
+    assert "gateway.dashboard_fanout" in fanout.inner_text()
+    assert "concurrent children" in fanout.inner_text()
+    # In the waterfall, the two calls are marked as what differs.
+    marked = page.locator('#waterfall .wf-row[data-diff="differs"]')
+    assert marked.count() >= 2
+    # The finding says the same, and a click on it highlights the two calls.
+    page.wait_for_selector('#findings-box[data-state="loaded"]')
+    finding = page.locator('.finding[data-kind="sequential-fanout"]')
+    finding.click()
+    assert page.locator("#waterfall .wf-row.highlight").count() == 2
+    screenshot(page, "golden-diff")
+
+
+def test_compare_two_dashboards(page, stack, screenshot):
+    a, b = _dashboard_trace(stack, 42), _dashboard_trace(stack, 43)
+    page.goto(f"{stack.urls['console']}/#/compare?a={a}&b={b}&backend=jaeger")
+    page.wait_for_selector('#view-compare[data-state="done"]')
+    rows = page.locator("#compare-table tbody tr")
+    assert rows.count() == 17  # every span matched: the same journey
+    assert page.locator("#only-a").inner_text() == "none"
+    assert page.locator("#only-b").inner_text() == "none"
+    assert set(rows.evaluate_all("rows => rows.map(r => r.dataset.service)")) == SERVICES
+    assert "critical path" in page.locator("#compare-status").inner_text()
+    screenshot(page, "compare")
+
+
+def test_critical_path_over_the_dashboards(page, stack, dashboard, screenshot):
+    page.goto(f"{stack.urls['console']}/#/critical-path?journey=dashboard&last=200&lookback=1h")
+    page.wait_for_selector('#view-critical-path[data-state="done"]')
+    rows = page.locator("#cp-table tbody tr")
+    assert rows.count() >= 10
+    services = set(rows.locator("td:first-child").all_inner_texts())
+    assert services == SERVICES
+    assert "dashboard trace(s)" in page.locator("#cp-status").inner_text()
+    screenshot(page, "critical-path")
+
+
+def test_the_service_map_shows_the_five_services_and_their_calls(page, stack, screenshot):
+    with requests.Session() as http:
+        account = log_in(http, stack.urls["frontend"], 44)
+        for _ in range(10):
+            for path in ("/api/dashboard", f"/api/users/{account.user_id}"):
+                url = stack.urls["frontend"] + path
+                assert http.get(url, headers=account.headers, timeout=10).status_code == 200
+    # Spans leave the services every 5 s and the span metrics are flushed every 5 s.
+    time.sleep(12)
+    page.goto(f"{stack.urls['console']}/#/map?window=5m&backend=jaeger")
+    page.wait_for_selector('#view-map[data-state="done"]', timeout=30_000)
+    nodes = page.evaluate("TL.mapGraph.nodes().map(n => n.id())")
+    assert SERVICES | {"postgresql"} <= set(nodes)
+    edges = set(page.evaluate("TL.mapGraph.edges().map(e => e.id())"))
+    calls = {"frontend->gateway", "gateway->auth", "gateway->user", "user->db", "db->postgresql"}
+    assert calls <= edges
+    rows = page.locator("#map-services tbody tr")
+    assert set(rows.evaluate_all("rows => rows.map(r => r.dataset.service)")) >= SERVICES
+    frontend = page.locator('#map-services tr[data-service="frontend"] td').all_inner_texts()
+    assert frontend[1].endswith("/s") and frontend[4].endswith("ms")  # rate and p50
+    assert "(" in frontend[6]  # where the sampling probability came from
+    edge_rows = page.locator("#map-edges tbody tr")
+    assert calls <= set(edge_rows.evaluate_all("rows => rows.map(r => r.dataset.edge)"))
+    # Every node is drawn inside the canvas, none on top of another.
+    boxes = page.evaluate(
+        "TL.mapGraph.nodes().map(n => { const b = n.renderedBoundingBox(); "
+        "return [b.x1, b.y1, b.x2, b.y2]; })"
+    )
+    width, height = page.evaluate(
+        "[document.getElementById('map-graph').clientWidth, "
+        "document.getElementById('map-graph').clientHeight]"
+    )
+    assert all(x1 >= 0 and y1 >= 0 and x2 <= width and y2 <= height for x1, y1, x2, y2 in boxes)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    assert "Every span is sampled" in page.locator("#map-status").inner_text()
+    screenshot(page, "service-map")

@@ -1,4 +1,4 @@
-"""``tracelab analyze|compare|critical-path``: the console's analyses from the command line.
+"""``tracelab analyze|compare|critical-path|service-map``: the console's analyses, as commands.
 
 Each prints a readable summary, or with ``--json`` the very document the
 console's API returns. Exit status: 0 done, 2 bad input or an unreachable
@@ -18,8 +18,12 @@ from tracelab.analysis.service import (
     AnalysisError,
     analyze_trace,
     compare_traces,
+    configured_sampling,
     critical_path_report,
+    service_map_report,
 )
+from tracelab.analysis.service_map import MetricsHistory, service_addresses
+from tracelab.console.settings import ConsoleSettings
 from tracelab.journeys import BY_NAME
 from tracelab.shapes.backends import DEFAULT_URLS, BackendClient, BackendError, client_for
 from tracelab.shapes.ids import normalise_trace_id
@@ -84,7 +88,7 @@ def analyze(
 ) -> None:
     """What is probably wrong with trace TRACE_ID: every detector's findings."""
     client = client_for(backend, url)
-    overrides = _run(lambda: dict(parse_pair(pair) for pair in thresholds))
+    overrides = _run(lambda: dict(parse_pair(pair, "threshold") for pair in thresholds))
     trace = _fetch(client, trace_id, wait)
     document = _run(lambda: analyze_trace(trace, client, overrides))
 
@@ -187,3 +191,67 @@ def critical_path(
         return lines
 
     _emit(document, as_json, summary)
+
+
+@click.command("service-map")
+@click.option(
+    "--over",
+    default="30s",
+    show_default=True,
+    help="Measure over this long from now (the span metrics are read at both ends).",
+)
+@click.option(
+    "--metrics-url",
+    default=None,
+    help="The collector's span metrics (default: TRACELAB_SPAN_METRICS_URL or the local one).",
+)
+@backend_option
+@url_option
+@json_option
+def service_map_command(
+    over: str, metrics_url: str | None, backend: str, url: str | None, as_json: bool
+) -> None:
+    """Services and calls with rate, errors, p50/p99, raw and sampling-corrected."""
+    settings = ConsoleSettings.from_env()
+    seconds = _run(lambda: parse_duration_ms(over, "over")) / 1000
+    history = MetricsHistory(metrics_url or settings.span_metrics_url, keep=seconds * 2 + 60)
+    if history.scrape() is None:
+        _fail(history.last_error or "the span metrics could not be read")
+    time.sleep(seconds)
+    if history.scrape() is None:
+        _fail(history.last_error or "the span metrics could not be read")
+    window = history.window(seconds)
+    assert window is not None  # two snapshots were just taken
+    client = client_for(backend, url)
+    document = _run(
+        lambda: service_map_report(
+            client,
+            window,
+            default_probability=configured_sampling(settings.sampler, settings.sampler_arg),
+            known_peers=service_addresses(settings.services),
+        )
+    )
+
+    def summary() -> list[str]:
+        lines = [
+            f"over {document['window_s']:.0f} s ({document['traces_read']} traces read)",
+            f"{'service / call':<24} {'rate':>9} {'corrected':>18} {'errors':>7} "
+            f"{'p50':>8} {'p99':>8}",
+        ]
+        rows = [(s["name"], s) for s in document["services"] if s["kind"] == "service"]
+        rows += [(f"{e['from']} -> {e['to']}", e) for e in document["edges"]]
+        for name, item in rows:
+            corrected = (
+                f"{item['corrected_rate_per_s']:.2f} ± {item['corrected_rate_stderr']:.2f}/s"
+            )
+            lines.append(
+                f"{name:<24} {item['rate_per_s']:>7.2f}/s {corrected:>18} "
+                f"{item['error_rate']:>7.1%} {_ms(item['p50_ms']):>8} {_ms(item['p99_ms']):>8}"
+            )
+        return lines
+
+    _emit(document, as_json, summary)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}ms"

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from services.common.sampling import configured_probability
 from tracelab.analysis.aggregate import compare_profiles, profile
 from tracelab.analysis.compare import compare
 from tracelab.analysis.findings import AnalysisContext, Thresholds, analyze
+from tracelab.analysis.service_map import Snapshot, service_map
 from tracelab.journeys import JOURNEYS, journey
-from tracelab.shapes.backends import BackendClient
+from tracelab.shapes.backends import BackendClient, JaegerClient
 from tracelab.shapes.catalogue import load_named
 from tracelab.shapes.diff import golden_diff
 from tracelab.shapes.matcher import match
@@ -132,3 +134,42 @@ def critical_path_report(
             f"{top['service']} {top['name']}"
         )
     return document
+
+
+def configured_sampling(sampler: str | None, argument: str | None) -> tuple[float, str]:
+    """The map's fallback probability: ``OTEL_TRACES_SAMPLER``/``_ARG`` as the reader knows them.
+
+    A sampler without a fixed probability (rate limiting) counts as 1: its
+    counts cannot be corrected, and the map says where the figure came from.
+    """
+    probability = configured_probability(sampler, argument)
+    if probability is None:
+        return 1.0, f"unknown for {sampler} (not corrected)"
+    return probability, "the reader's OTEL_TRACES_SAMPLER"
+
+
+# Traces read to learn which peer is which service and how spans cluster.
+MAP_TRACES = 200
+
+
+def service_map_report(
+    client: BackendClient,
+    window: tuple[Snapshot, Snapshot],
+    *,
+    default_probability: tuple[float, str],
+    known_peers: Mapping[tuple[str, str], str] | None = None,
+) -> dict[str, Any]:
+    """The service map between two span-metrics snapshots, with the traces of that time."""
+    oldest, newest = window
+    query = TraceQuery(start=oldest.at, end=newest.at, limit=MAP_TRACES)
+    traces = client.find_traces(query)
+    dependencies = None
+    if isinstance(client, JaegerClient):
+        dependencies = client.dependencies(newest.at, newest.at - oldest.at)
+    return service_map(
+        window,
+        traces,
+        default_probability=default_probability,
+        known_peers=known_peers,
+        dependencies=dependencies,
+    )

@@ -47,6 +47,8 @@ SEARCHES = {
     "attribute filter": "attributes=http.route%3D%2Fapi%2Fdashboard&limit=20",
     "errors only": "errors=true&limit=20",
     "trace duration > 15ms": "min_duration=15ms&limit=20",
+    # Nothing matches: every one of the 1,000 candidates is read and checked.
+    "no match (reads all)": "min_duration=1h&limit=20",
     "list 1,000": "limit=1000",
 }
 MIX = (("profile", 40), ("dashboard", 40), ("login", 8), ("bad_token", 6), ("not_found", 6))

@@ -7,11 +7,12 @@ go), so lookups accept both spellings and sum over every label set.
 from __future__ import annotations
 
 import math
-import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from prometheus_client.parser import text_string_to_metric_families
 
 Sample = tuple[str, dict[str, str], float]
 
@@ -23,36 +24,17 @@ SEND_FAILED = "otelcol_exporter_send_failed_spans"
 ENQUEUE_FAILED = "otelcol_exporter_enqueue_failed_spans"
 
 
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def _parse_labels(text: str) -> dict[str, str]:
-    return {name: re.sub(r"\\(.)", r"\1", value) for name, value in _LABEL.findall(text)}
-
-
 def parse(text: str) -> list[Sample]:
-    """Every sample line of a Prometheus text exposition: (name, labels, value)."""
-    samples: list[Sample] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if "{" in line:
-            name, _, rest = line.partition("{")
-            labels_text, _, value_text = rest.rpartition("}")
-            labels = _parse_labels(labels_text)
-        else:
-            name, _, value_text = line.partition(" ")
-            labels = {}
-        fields = value_text.split()
-        if not fields:
-            continue
-        try:
-            value = float(fields[0])
-        except ValueError:
-            continue
-        samples.append((name.strip(), labels, value))
-    return samples
+    """Every sample of a Prometheus text exposition: (name, labels, value).
+
+    Parsed by ``prometheus_client``'s parser; text it cannot parse raises
+    ``ValueError`` (a scrape of something that is not a metrics endpoint).
+    """
+    return [
+        (sample.name, dict(sample.labels), float(sample.value))
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    ]
 
 
 def total(samples: Iterable[Sample], name: str) -> float:
@@ -106,4 +88,7 @@ def scrape(url: str, timeout: float = 2.0) -> SpanCounters | None:
             text = response.read().decode("utf-8", "replace")
     except (urllib.error.URLError, OSError):
         return None
-    return SpanCounters.from_samples(parse(text))
+    try:
+        return SpanCounters.from_samples(parse(text))
+    except ValueError:
+        return None

@@ -1,7 +1,8 @@
-"""The console's analysis API: findings, golden-shape diff, comparison, critical path over many.
+"""The console's analysis API: findings, golden diff, comparison, critical path, service map.
 
 Same error contract as :mod:`tracelab.console.api` (400 bad input, 404 no
-such trace or shape, 502/503 backend trouble). The CLI commands
+such trace or shape, 502/503 backend trouble; 503 while the span metrics
+are not yet read twice). The CLI commands
 (``tracelab analyze|compare|critical-path|verify --json``) return the same
 documents.
 """
@@ -13,24 +14,32 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from services.common.errors import BadRequest, NotFound
+from services.common.errors import ApiError, BadRequest, NotFound
 from tracelab.analysis.service import (
     AnalysisError,
     analyze_trace,
     compare_traces,
+    configured_sampling,
     critical_path_report,
     diff_trace,
+    service_map_report,
 )
-from tracelab.console.api import _call, _client, _trace, _trace_id
+from tracelab.analysis.service_map import service_addresses
+from tracelab.console.api import _call, _client, _console, _trace, _trace_id
 from tracelab.shapes.catalogue import list_shapes
-from tracelab.shapes.query import QueryError, parse_duration_ms, parse_pair, parse_time_s
+from tracelab.shapes.query import (
+    QueryError,
+    parse_duration_ms,
+    parse_pair,
+    parse_time_s,
+)
 
 analysis_api = Blueprint("console_analysis", __name__, url_prefix="/api")
 
 
 def _thresholds() -> dict[str, str]:
     try:
-        return dict(parse_pair(pair) for pair in request.args.getlist("threshold"))
+        return dict(parse_pair(pair, "threshold") for pair in request.args.getlist("threshold"))
     except QueryError as exc:
         raise BadRequest(str(exc), "invalid_threshold") from None
 
@@ -125,3 +134,34 @@ def critical_path() -> Response:
         ),
     )
     return jsonify(report)
+
+
+WINDOWS_S = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
+
+
+@analysis_api.get("/service-map")
+def service_map_view() -> Response:
+    """Services and calls with RED from the span metrics over ``?window=5m``, sampling-corrected."""
+    console = _console()
+    name = request.args.get("window") or "5m"
+    if name not in WINDOWS_S:
+        raise BadRequest(f"window must be one of {', '.join(WINDOWS_S)}", "invalid_query")
+    window = console.metrics.window(WINDOWS_S[name])
+    if window is None:
+        console.metrics.scrape()
+        problem = console.metrics.last_error or (
+            "the console keeps the span metrics from its start: ask again in a few seconds"
+        )
+        raise ApiError(503, "metrics_unavailable", problem, retry_after=5)
+    client = _client()
+    settings = console.settings
+    document = _call(
+        client,
+        lambda: service_map_report(
+            client,
+            window,
+            default_probability=configured_sampling(settings.sampler, settings.sampler_arg),
+            known_peers=service_addresses(settings.services),
+        ),
+    )
+    return jsonify(window=name, **document)

@@ -10,6 +10,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from services.common.errors import ApiError, error_body, status_code_name
+from tracelab.analysis.service_map import MetricsHistory
 from tracelab.console.analysis_api import analysis_api
 from tracelab.console.api import CONSOLE_KEY, api
 from tracelab.console.assets import up_to_date as assets_ready
@@ -40,6 +41,7 @@ class Console:
         self._local = threading.local()
         self.logs = LogSource(settings.log_dir)
         self.lab = Lab(settings.services, settings.start_hint)
+        self.metrics = MetricsHistory(settings.span_metrics_url)
 
     @property
     def backends(self) -> Mapping[str, str]:

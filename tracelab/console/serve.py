@@ -14,6 +14,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from services.common.logs import configure_logging
+from tracelab.console.api import CONSOLE_KEY
 from tracelab.console.app import create_app
 from tracelab.console.settings import ConsoleSettings
 
@@ -41,7 +42,10 @@ class _ConsoleServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return create_app(self.settings)
+        app = create_app(self.settings)
+        # The service map's rates need the span metrics' history: start keeping it.
+        app.extensions[CONSOLE_KEY].metrics.start()
+        return app
 
 
 def serve(settings: ConsoleSettings) -> None:

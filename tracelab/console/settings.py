@@ -60,13 +60,20 @@ class ConsoleSettings:
     grafana_url: str | None = None
     start_hint: str = "make up"
     threads: int = 8
+    span_metrics_url: str | None = "http://127.0.0.1:8889/metrics"
+    # The services' head sampling, for the service map's correction where the
+    # spans carry no ot=th tracestate.
+    sampler: str | None = None
+    sampler_arg: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsoleSettings:
         """Read ``TRACELAB_CONSOLE_HOST``/``_PORT``/``_ALLOWED_HOSTS``/``_START_HINT``,
         ``JAEGER_QUERY_URL``, ``TEMPO_QUERY_URL``, the services' ``*_URL`` variables,
         ``TRACELAB_LOG_DIR`` (or ``TRACELAB_RUN_DIR``), ``JAEGER_UI_URL`` and ``GRAFANA_URL``
-        (links to those UIs, where a real one runs)."""
+        (links to those UIs, where a real one runs), ``TRACELAB_SPAN_METRICS_URL`` (the
+        collector's span metrics) and ``OTEL_TRACES_SAMPLER``/``_ARG`` (how the stack's
+        services sample: the service map's correction where spans say nothing)."""
         env = os.environ if environ is None else environ
         backends = {"jaeger": env_str("JAEGER_QUERY_URL", "http://127.0.0.1:16686", env)}
         tempo = env_str("TEMPO_QUERY_URL", "", env)
@@ -87,4 +94,9 @@ class ConsoleSettings:
             grafana_url=env_str("GRAFANA_URL", "", env).rstrip("/") or None,
             start_hint=env_str("TRACELAB_CONSOLE_START_HINT", "make up", env),
             threads=env_int("TRACELAB_CONSOLE_THREADS", 8, env, minimum=1),
+            span_metrics_url=env_str(
+                "TRACELAB_SPAN_METRICS_URL", "http://127.0.0.1:8889/metrics", env
+            ),
+            sampler=env_str("OTEL_TRACES_SAMPLER", "", env) or None,
+            sampler_arg=env_str("OTEL_TRACES_SAMPLER_ARG", "", env) or None,
         )

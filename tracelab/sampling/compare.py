@@ -87,20 +87,6 @@ class StrategyResult:
         return {**asdict(self), **self.derived}
 
 
-def _settled(url: str, minimum_s: float = 12.0, quiet_s: float = 6.0) -> str:
-    """The span metrics once they stopped changing (they are flushed every 5 s)."""
-    time.sleep(minimum_s)
-    previous = metrics.red(metrics.scrape(url))
-    deadline = time.monotonic() + 60
-    while True:
-        time.sleep(quiet_s)
-        text = metrics.scrape(url)
-        current = metrics.red(text)
-        if current == previous or time.monotonic() > deadline:
-            return text
-        previous = current
-
-
 def _kept(jaeger: JaegerClient, trace_id: str | None) -> bool:
     return trace_id is not None and jaeger.get_trace(trace_id) is not None
 
@@ -123,7 +109,7 @@ def run_strategy(
         traffic.burst("dashboard", 16, load.concurrency)  # warm-up, faults off
         # Let the warm-up's spans leave the services (batch: 5 s) and reach the
         # span metrics (flushed every 5 s) before the "before" scrape.
-        span_metrics = _settled(info.urls["span_metrics"])
+        span_metrics = metrics.settled(info.urls["span_metrics"])
         before = (metrics.scrape(info.urls["collector_metrics"]), span_metrics)
         for name, params in load.faults().items():
             admin.switch(name, True, params)
@@ -133,7 +119,7 @@ def run_strategy(
         load_seconds = time.monotonic() - started
         admin.all_off()
         time.sleep(load.drain_s)  # batch export + tail sampling's decision wait
-        span_metrics = _settled(info.urls["span_metrics"], minimum_s=0)
+        span_metrics = metrics.settled(info.urls["span_metrics"], minimum_s=0)
         after = (metrics.scrape(info.urls["collector_metrics"]), span_metrics)
     finally:
         admin.close()

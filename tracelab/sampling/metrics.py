@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
+import time
 
 import requests
 
-_SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)")
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
-
-def samples(text: str) -> Iterator[tuple[str, dict[str, str], float]]:
-    """``(name, labels, value)`` for every sample line of Prometheus text."""
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        found = _SAMPLE.match(line)
-        if not found:
-            continue
-        name, raw_labels, raw_value = found.groups()
-        try:
-            value = float(raw_value)
-        except ValueError:
-            continue
-        yield name, dict(_LABEL.findall(raw_labels or "")), value
+from tracelab.bench.promtext import parse
 
 
 def scrape(url: str) -> str:
@@ -40,7 +22,7 @@ def exported_spans(text: str, exporter_prefix: str = "otlp_grpc/jaeger") -> floa
     """Spans the collector sent to Jaeger (``otelcol_exporter_sent_spans``)."""
     return sum(
         value
-        for name, labels, value in samples(text)
+        for name, labels, value in parse(text)
         if name.startswith("otelcol_exporter_sent_spans")
         and labels.get("exporter", "").startswith(exporter_prefix)
     )
@@ -49,7 +31,7 @@ def exported_spans(text: str, exporter_prefix: str = "otlp_grpc/jaeger") -> floa
 def red(text: str, service: str = "frontend") -> dict[str, float]:
     """Calls and errors of ``service``'s server spans, from the span metrics connector."""
     calls = errors = 0.0
-    for name, labels, value in samples(text):
+    for name, labels, value in parse(text):
         if name != "traces_span_metrics_calls_total":
             continue
         if labels.get("service_name") != service or labels.get("span_kind") != "SPAN_KIND_SERVER":
@@ -58,3 +40,22 @@ def red(text: str, service: str = "frontend") -> dict[str, float]:
         if labels.get("status_code") == "STATUS_CODE_ERROR":
             errors += value
     return {"calls": calls, "errors": errors}
+
+
+def settled(url: str, minimum_s: float = 12.0, quiet_s: float = 6.0, limit_s: float = 60.0) -> str:
+    """The span metrics at ``url`` once they stopped changing.
+
+    Spans leave the services in batches (every 5 s) and the span metrics are
+    flushed every 5 s: wait ``minimum_s``, then until two scrapes ``quiet_s``
+    apart agree on the frontend's calls (at most ``limit_s`` more).
+    """
+    time.sleep(minimum_s)
+    previous = red(scrape(url))
+    deadline = time.monotonic() + limit_s
+    while True:
+        time.sleep(quiet_s)
+        text = scrape(url)
+        current = red(text)
+        if current == previous or time.monotonic() > deadline:
+            return text
+        previous = current

@@ -285,6 +285,23 @@ class JaegerClient(BackendClient):
         """``/api/v3/services`` answers."""
         self.services()
 
+    def dependencies(self, end: float, lookback_s: float) -> list[dict[str, Any]]:
+        """Jaeger's own service dependency links (parent, child, callCount) over the window.
+
+        ``/api/v3`` has no dependencies call; this is Jaeger's HTTP API
+        ``/api/dependencies`` (what its UI's System Architecture view reads).
+        """
+        params = {"endTs": str(int(end * 1000)), "lookback": str(int(lookback_s * 1000))}
+        answer = self._json(self._get("/api/dependencies", params=params))
+        return [
+            {
+                "from": str(link.get("parent", "")),
+                "to": str(link.get("child", "")),
+                "calls": int(link.get("callCount") or 0),
+            }
+            for link in answer.get("data") or ()
+        ]
+
     def _scan(self, query: TraceQuery) -> _JaegerScan:
         """Read Jaeger's candidates page by page, newest first (see :class:`_JaegerScan`)."""
         if query.traceql:

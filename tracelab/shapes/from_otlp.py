@@ -129,6 +129,7 @@ def span_from_otlp(
         links=links,
         scope=scope,
         resource=resource or {},
+        trace_state=str(raw.get("traceState") or ""),
     )
 
 

@@ -54,6 +54,7 @@ def span_from_sdk(span: ReadableSpan) -> Span:
         ),
         scope=scope.name if scope is not None else "",
         resource=resource,
+        trace_state=context.trace_state.to_header(),
     )
 
 

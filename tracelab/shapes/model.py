@@ -53,6 +53,8 @@ class Span:
     links: tuple[SpanLink, ...] = field(default=(), hash=False)
     scope: str = ""
     resource: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # The W3C tracestate the span was recorded with (e.g. ``ot=th:...``, its sampling).
+    trace_state: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -82,11 +82,11 @@ def parse_attributes(text: str) -> dict[str, str]:
     return dict(parse_pair(word) for word in words)
 
 
-def parse_pair(word: str) -> tuple[str, str]:
-    """One ``key=value`` filter (the value may hold ``=`` and blanks)."""
+def parse_pair(word: str, what: str = "attribute filter") -> tuple[str, str]:
+    """One ``key=value`` pair (the value may hold ``=`` and blanks); ``what`` it is, for errors."""
     key, sep, value = word.partition("=")
     if not sep or not key.strip():
-        raise QueryError(f"attribute filter {word!r} is not key=value")
+        raise QueryError(f"{what} {word!r} is not key=value")
     return key.strip(), value
 
 

@@ -4,63 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
-from pathlib import Path
 
 import pytest
 
+from tests.unit.console.helpers import HOST, RECORDED, _closed_url, _error, get, one_trace
 from tests.unit.shapes import samples
-from tests.unit.shapes.fake_backend import serve
 from tracelab.console.app import create_app
-from tracelab.console.settings import ConsoleSettings
-
-RECORDED = json.loads(
-    (Path(__file__).parents[1] / "shapes" / "recorded" / "jaeger_v3_search.json").read_text()
-)
-HOST = {"Host": "127.0.0.1:8090"}
-
-
-def _closed_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
-
-
-@pytest.fixture
-def backends():
-    with serve() as jaeger, serve() as tempo:
-        yield jaeger, tempo
-
-
-@pytest.fixture
-def settings(backends, tmp_path) -> ConsoleSettings:
-    jaeger, tempo = backends
-    closed = _closed_url()
-    return ConsoleSettings(
-        backends={"jaeger": jaeger.url, "tempo": tempo.url},
-        services={name: closed for name in ("frontend", "gateway", "auth", "user", "db")},
-        log_dir=tmp_path,
-        start_hint="make up",
-    )
-
-
-@pytest.fixture
-def client(settings, monkeypatch):
-    monkeypatch.setenv("TRACELAB_ADMIN_TOKEN", "a-token-for-these-tests-only")
-    return create_app(settings).test_client()
-
-
-def get(client, path, **headers):
-    return client.get(path, headers={**HOST, **headers})
-
-
-def _error(response, status, code):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    error = response.get_json()["error"]
-    assert (error["status"], error["code"]) == (status, code)
-    assert "Traceback" not in response.get_data(as_text=True)
-    return error
 
 
 # -- the guard -------------------------------------------------------------------------
@@ -107,16 +56,7 @@ def test_the_page_and_its_policy(client):
 def test_trace_view_of_a_real_dashboard_trace(client, backends):
     jaeger = backends[0]
     trace_id = RECORDED["trace_ids"]["dashboard"]
-    one = {"result": {"resourceSpans": []}}
-    for resource in RECORDED["answer"]["result"]["resourceSpans"]:
-        scopes = []
-        for scope in resource["scopeSpans"]:
-            spans = [s for s in scope["spans"] if s["traceId"] == trace_id]
-            if spans:
-                scopes.append({**scope, "spans": spans})
-        if scopes:
-            one["result"]["resourceSpans"].append({**resource, "scopeSpans": scopes})
-    jaeger.answer(f"/api/v3/traces/{trace_id}", (200, one))
+    jaeger.answer(f"/api/v3/traces/{trace_id}", (200, one_trace(trace_id)))
     view = get(client, f"/api/trace/{trace_id.upper()}").get_json()
     assert view["trace_id"] == trace_id and view["span_count"] == 17
     assert view["arrival"]["complete"] is True and view["roots"] == 1
