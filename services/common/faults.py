@@ -152,6 +152,10 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+# The services that own a scenario, so serve the admin API (the public frontend owns none).
+SCENARIO_OWNERS = frozenset(service for s in SCENARIOS.values() for service in s.services)
+
+
 class UnknownScenario(KeyError):
     """No scenario has this name."""
 

@@ -390,6 +390,8 @@ def test_the_console_reads_every_backend_and_service_of_the_stack():
     assert_reaches(env["JAEGER_QUERY_URL"], "jaeger")
     assert_reaches(env["TEMPO_QUERY_URL"], "tempo")
     assert_reaches(env["FRONTEND_URL"], "frontend")
+    assert_reaches(env["TRACELAB_SPAN_METRICS_URL"], "otel-collector")
+    assert env["TRACELAB_SPAN_METRICS_URL"].endswith(":8889/metrics")
     for name in ("gateway", "auth", "user", "db"):
         var = "DB_SERVICE_URL" if name == "db" else f"{name.upper()}_URL"
         assert_reaches(env[var], name)

@@ -361,6 +361,10 @@ def test_the_console_runs_in_dev_only_and_reads_the_clusters_backends():
     )
     assert env["FRONTEND_URL"] == "http://frontend:8080"
     services = by_kind(dev, "Service")
+    # The span metrics, on a port the collector's metrics Service publishes.
+    assert env["TRACELAB_SPAN_METRICS_URL"] == "http://otel-collector-metrics:8889/metrics"
+    metrics_ports = {p["port"] for p in services["otel-collector-metrics"]["spec"]["ports"]}
+    assert 8889 in metrics_ports
     assert services["console"]["spec"]["ports"][0]["port"] == 8090
     frontend = {i["name"]: i.get("value") for i in the_container(dev, "Deployment/frontend")["env"]}
     assert frontend["TRACELAB_CONSOLE_URL"] == "http://localhost:8090"

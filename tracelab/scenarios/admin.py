@@ -9,7 +9,7 @@ import requests
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from services.common.admin import SCENARIOS_PATH, TOKEN_HEADER
-from services.common.faults import SCENARIOS
+from services.common.faults import SCENARIO_OWNERS, SCENARIOS
 
 
 class AdminError(RuntimeError):
@@ -33,12 +33,16 @@ def _message(response: requests.Response) -> str:
 
 
 class ScenarioAdmin:
-    """Switches scenarios on every service (each ignores the ones it does not own)."""
+    """Switches scenarios in the services that own them.
+
+    Of ``services`` only the scenario owners are asked: the others (the
+    public frontend) serve no admin API.
+    """
 
     def __init__(
         self, services: Mapping[str, str], token: str | None, timeout: float = 5.0
     ) -> None:
-        self.services = dict(services)
+        self.services = {name: url for name, url in services.items() if name in SCENARIO_OWNERS}
         self.token = token
         self.timeout = timeout
         self.session = requests.Session()

@@ -2,7 +2,8 @@
 
 With the scenario ON every judged trace (or at least one, for faults that
 need contention or chance) must match the scenario's golden shape and show
-its measured signature. With it OFF, the journey's own golden shape must
+its measured signature: the finding of a trace detector
+(:mod:`tracelab.scenarios.signatures`). With it OFF, the journey's own golden shape must
 match again, the scenario shape must not (where it can tell), and the
 measure must find nothing. A check always leaves the scenario OFF.
 """
@@ -10,12 +11,13 @@ measure must find nothing. A check always leaves the scenario OFF.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from services.common.faults import SCENARIOS
 from tracelab.scenarios.admin import ScenarioAdmin
-from tracelab.scenarios.signatures import MEASURES, Context, Finding
+from tracelab.scenarios.signatures import SIGNATURES, Verdict
 from tracelab.scenarios.spec import SPECS, CheckSpec
 from tracelab.scenarios.targets import Targets
 from tracelab.scenarios.traffic import Answer, Traffic
@@ -34,7 +36,7 @@ class TraceVerdict:
     trace_id: str
     shape_ok: bool
     baseline_ok: bool
-    finding: Finding
+    finding: Verdict
     report: str = ""
 
 
@@ -104,18 +106,15 @@ class Checker:
         if spec.warmup:
             self.traffic.burst(spec.journey, spec.warmup, spec.concurrency)
         self.admin.switch(spec.scenario, on, spec.params)
-        started = time.time()
         answers = self._drive(spec)
         # Traces are judged with the scenario already off: nothing else is driven meanwhile.
         self.admin.switch(spec.scenario, False)
-        window = (started - 1.0, time.time() + 1.0)
         result.statuses = [a.status for a in answers]
         judged = self._judged(spec, on, answers, result)
         params = SCENARIOS[spec.scenario].params(spec.params)
-        ctx = Context(params=params, backend=self.jaeger, window_s=window)
         shape, baseline = load_shape(spec.shape_path), load_shape(spec.baseline_path)
         for answer in judged:
-            verdict = self._verdict(spec, on, answer, shape, baseline, ctx)
+            verdict = self._verdict(spec, on, answer, shape, baseline, params)
             if verdict is None:
                 result.problems.append(f"trace {answer.trace_id} never reached Jaeger")
                 continue
@@ -173,7 +172,7 @@ class Checker:
         answer: Answer,
         shape: Shape,
         baseline: Shape,
-        ctx: Context,
+        params: Mapping[str, Any],
     ) -> TraceVerdict | None:
         if answer.trace_id is None:
             return None
@@ -184,7 +183,7 @@ class Checker:
             return None
         shape_result, baseline_result = match(shape, trace), match(baseline, trace)
         report = (shape_result if on else baseline_result).report()
-        finding = MEASURES[spec.scenario](trace, ctx)
+        finding = SIGNATURES[spec.scenario].judge(trace, params, self.jaeger)
         return TraceVerdict(answer.trace_id, shape_result.ok, baseline_result.ok, finding, report)
 
 

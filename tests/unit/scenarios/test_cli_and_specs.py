@@ -8,14 +8,14 @@ from click.testing import CliRunner
 
 from services.common.faults import SCENARIOS
 from tracelab.scenarios.cli import _parse_params, scenario
-from tracelab.scenarios.signatures import MEASURES
+from tracelab.scenarios.signatures import SIGNATURES
 from tracelab.scenarios.spec import SPECS
 from tracelab.scenarios.traffic import JOURNEYS, Traffic
 from tracelab.shapes.shape import load_shape
 
 
-def test_every_scenario_has_a_spec_a_measure_and_a_valid_golden_shape():
-    assert set(SPECS) == set(MEASURES) == set(SCENARIOS)
+def test_every_scenario_has_a_spec_a_signature_and_a_valid_golden_shape():
+    assert set(SPECS) == set(SIGNATURES) == set(SCENARIOS)
     for spec in SPECS.values():
         assert spec.journey in JOURNEYS
         shape = load_shape(spec.shape_path)

@@ -1,23 +1,24 @@
-"""The measured part of each scenario signature, on hand-built traces."""
+"""Each scenario's signature on hand-built traces: the detector's finding that is it, and not.
+
+The signatures are trace detectors' findings (tracelab.analysis.findings);
+these tests hold, per scenario, the trace that shows it beside the one that
+does not: a near miss across its threshold or its rule (which finding).
+"""
 
 from __future__ import annotations
 
-from tracelab.scenarios.signatures import (
-    Context,
-    blocking_loop,
-    flaky_auth,
-    n_plus_one,
-    pool_starvation,
-    retry_storm,
-    sequential_fanout,
-    slow_query,
-)
+import dataclasses
+
+import pytest
+
+from services.common.faults import SCENARIOS
+from tracelab.scenarios.signatures import SIGNATURES
 from tracelab.shapes.model import Span, SpanEvent, Trace
 
 MS = 1_000_000
 
 
-def span(sid, parent, service, name, kind, start_ms, end_ms, **attributes):
+def span(sid, parent, service, name, kind, start_ms, end_ms, status="unset", **attributes):
     return Span(
         trace_id="a" * 32,
         span_id=f"{sid:016x}",
@@ -25,111 +26,197 @@ def span(sid, parent, service, name, kind, start_ms, end_ms, **attributes):
         service=service,
         name=name,
         kind=kind,
+        status=status,
         start_ns=int(start_ms * MS),
         end_ns=int(end_ms * MS),
         attributes=attributes,
     )
 
 
-CTX = Context(params={"block_ms": 300, "pool_size": 1})
+def judge(name, trace, client=None, **params):
+    return SIGNATURES[name].judge(trace, SCENARIOS[name].params(params), client)
 
 
-def test_slow_query_needs_one_sql_span_over_half_the_trace():
-    root = span(1, None, "frontend", "GET /api/dashboard", "server", 0, 100)
-    fast = Trace([root, span(2, 1, "db", "SELECT", "client", 10, 12, **{"db.system": "pg"})])
-    slow = Trace([root, span(2, 1, "db", "SELECT", "client", 10, 90, **{"db.system": "pg"})])
-    assert not slow_query(fast, CTX).present
-    finding = slow_query(slow, CTX)
-    assert finding.present and "80%" in finding.detail
+def test_every_scenario_has_a_signature_on_a_known_detector():
+    from tracelab.analysis.findings import DETECTORS
+
+    assert set(SIGNATURES) == set(SCENARIOS)
+    assert {s.detector for s in SIGNATURES.values()} <= set(DETECTORS)
 
 
-def test_n_plus_one_counts_queries_under_the_activity_request():
-    spans = [span(1, None, "user", "GET /users/{id}/activity", "server", 0, 50)]
-    for i in range(4):
-        spans.append(
-            span(10 + i, 1, "db", "SELECT", "client", i * 10, i * 10 + 5, **{"db.system": "pg"})
+def test_slow_query_is_a_dominating_sql_query():
+    root = span(1, None, "frontend", "GET /api/dashboard", "server", 0, 320)
+    sql = {"db.system": "postgresql", "db.statement": "SELECT ..."}
+    slow = Trace([root, span(2, 1, "db", "SELECT", "client", 10, 310, **sql)])
+    verdict = judge("slow-query", slow)
+    assert verdict.present and "db SELECT alone takes 94%" in verdict.detail
+    # Most of the trace, but shorter than half the scan: not the scan.
+    quick = Trace(
+        [
+            span(1, None, "frontend", "GET", "server", 0, 140),
+            span(2, 1, "db", "SELECT", "client", 1, 139, **sql),
+        ]
+    )
+    assert not judge("slow-query", quick).present
+    assert judge("slow-query", quick, scan_ms=200).present
+    # A dominating span that is no SQL query is another problem.
+    busy = Trace([root, span(2, 1, "user", "work", "internal", 10, 310)])
+    verdict = judge("slow-query", busy)
+    assert not verdict.present and "it found: user work alone takes" in verdict.detail
+
+
+def test_n_plus_one_is_one_call_per_item():
+    parent = span(1, None, "user", "GET /users/{id}/activity", "server", 0, 50)
+    calls = [
+        span(
+            10 + i,
+            1,
+            "user",
+            "GET",
+            "client",
+            i * 10,
+            i * 10 + 5,
+            **{"url.full": f"http://db/activity/{i}"},
         )
-    assert n_plus_one(Trace(spans), CTX).present
-    assert not n_plus_one(Trace(spans[:2]), CTX).present
+        for i in range(4)
+    ]
+    assert judge("n-plus-one", Trace([parent, *calls])).present
+    assert not judge("n-plus-one", Trace([parent, *calls[:2]])).present
 
 
 def test_sequential_fanout_is_calls_that_do_not_overlap():
     fanout = span(1, None, "gateway", "gateway.dashboard_fanout", "internal", 0, 30)
+    profile = {"url.full": "http://user/users/1"}
+    activity = {"url.full": "http://user/users/1/activity"}
     overlapping = Trace(
         [
             fanout,
-            span(2, 1, "gateway", "GET", "client", 1, 10),
-            span(3, 1, "gateway", "GET", "client", 2, 12),
+            span(2, 1, "gateway", "GET", "client", 1, 10, **profile),
+            span(3, 1, "gateway", "GET", "client", 2, 12, **activity),
         ]
     )
     sequential = Trace(
         [
             fanout,
-            span(2, 1, "gateway", "GET", "client", 1, 10),
-            span(3, 1, "gateway", "GET", "client", 11, 20),
+            span(2, 1, "gateway", "GET", "client", 1, 10, **profile),
+            span(3, 1, "gateway", "GET", "client", 11, 20, **activity),
         ]
     )
-    assert not sequential_fanout(overlapping, CTX).present
-    assert sequential_fanout(sequential, CTX).present
+    assert not judge("sequential-fanout", overlapping).present
+    assert judge("sequential-fanout", sequential).present
 
 
-def test_pool_starvation_counts_waits_on_a_starved_pool_only():
+def test_pool_starvation_is_a_wait_on_the_starved_pool():
     root = span(1, None, "db", "GET /users/<user_id>", "server", 0, 50)
-    wait = {"tracelab.pool.wait_ms": 30.0, "db.client.connection.pool.max": 1}
-    starved = Trace([root, span(2, 1, "db", "db.pool.wait", "internal", 0, 30, **wait)])
-    healthy = Trace(
-        [
-            root,
-            span(
-                2,
-                1,
-                "db",
-                "db.pool.wait",
-                "internal",
-                0,
-                30,
-                **{**wait, "db.client.connection.pool.max": 10},
-            ),
-        ]
+
+    def waited(ms, pool_max):
+        attrs = {"tracelab.pool.wait_ms": ms, "db.client.connection.pool.max": pool_max}
+        return Trace([root, span(2, 1, "db", "db.pool.wait", "internal", 0, ms, **attrs)])
+
+    assert judge("pool-starvation", waited(30, 1)).present
+    assert not judge("pool-starvation", waited(30, 10)).present  # a healthy pool
+    assert not judge("pool-starvation", waited(20, 1)).present  # under half a hold (50 ms)
+    assert judge("pool-starvation", waited(20, 1), hold_ms=30).present
+
+
+def test_flaky_auth_is_an_error_that_began_in_auths_injected_fault():
+    def failed(exception_type):
+        event = SpanEvent("exception", 0, {"exception.type": exception_type})
+        verify = span(3, 2, "auth", "auth.token_verify", "internal", 2, 3, status="error")
+        return Trace(
+            [
+                span(
+                    1,
+                    None,
+                    "frontend",
+                    "GET /api/users/1",
+                    "server",
+                    0,
+                    10,
+                    status="error",
+                    **{"http.response.status_code": 503},
+                ),
+                span(
+                    2,
+                    1,
+                    "auth",
+                    "POST /verify",
+                    "server",
+                    1,
+                    4,
+                    status="error",
+                    **{"http.response.status_code": 503},
+                ),
+                dataclasses.replace(verify, events=(event,)),
+            ]
+        )
+
+    assert judge("flaky-auth", failed("services.common.faults.InjectedFault")).present
+    verdict = judge("flaky-auth", failed("TimeoutError"))
+    assert not verdict.present and "error began in auth auth.token_verify" in verdict.detail
+
+
+def test_retry_storm_is_the_same_call_again():
+    parent = span(1, None, "user", "GET /users/{id}/activity", "server", 0, 400)
+    url = {"url.full": "http://db/users/1/activity"}
+    first = span(2, 1, "user", "GET", "client", 0, 120, status="error", **url)
+    again = span(3, 1, "user", "GET", "client", 121, 240, **url, **{"http.request.resend_count": 1})
+    assert judge("retry-storm", Trace([parent, first, again])).present
+    assert not judge("retry-storm", Trace([parent, first])).present
+
+
+class Backend:
+    """Answers the broken-trace detector's lookup with the traces given (in memory)."""
+
+    def __init__(self, *traces):
+        self.traces = list(traces)
+        self.asked = 0
+
+    def find_traces(self, query):
+        self.asked += 1
+        return self.traces
+
+
+def test_lost_context_is_a_trace_continued_in_one_of_its_own():
+    server = span(1, None, "user", "GET /users/{id}/activity", "server", 0, 50)
+    piece = Trace(
+        [Span(**{**span(9, None, "user", "GET", "client", 10, 20).__dict__, "trace_id": "b" * 32})]
     )
-    assert pool_starvation(starved, CTX).present
-    assert not pool_starvation(healthy, CTX).present
+    verdict = judge("lost-context", Trace([server]), Backend(piece))
+    assert verdict.present and "b" * 32 in str(verdict.findings[0].evidence["continued_in"])
+    # A leaf server span with no piece elsewhere: no signature (after waiting for one).
+    signature = dataclasses.replace(SIGNATURES["lost-context"], wait_s=0.6)
+    empty = Backend()
+    assert not signature.judge(Trace([server]), {}, empty).present
+    assert empty.asked >= 2
+    # Nothing that could be continued elsewhere: no wait, one look.
+    called = Trace([server, span(2, 1, "user", "GET", "client", 1, 5)])
+    once = Backend()
+    assert not SIGNATURES["lost-context"].judge(called, {}, once).present
+    assert once.asked == 0
 
 
-def test_flaky_auth_wants_the_injected_exception_on_token_verify():
-    event = SpanEvent("exception", 0, {"exception.type": "services.common.faults.InjectedFault"})
-    verify = span(1, None, "auth", "auth.token_verify", "internal", 0, 1)
-    failed = Trace([Span(**{**verify.__dict__, "events": (event,), "status": "error"})])
-    assert flaky_auth(failed, CTX).present
-    assert not flaky_auth(Trace([verify]), CTX).present
+def test_blocking_loop_is_a_call_into_or_out_of_user_waiting_on_a_block():
+    def call(client_service, server_service, server_start, server_end):
+        return Trace(
+            [
+                span(1, None, client_service, "GET", "client", 0, 310),
+                span(2, 1, server_service, "GET /x", "server", server_start, server_end),
+            ]
+        )
+
+    # user read db's answer late, or accepted gateway's request late: both count.
+    assert judge("blocking-loop", call("user", "db", 1, 4)).present
+    assert judge("blocking-loop", call("gateway", "user", 302, 306)).present
+    # The server worked the whole time: no unexplained wait.
+    assert not judge("blocking-loop", call("user", "db", 1, 300)).present
+    # A slow call that never touches user is something else.
+    verdict = judge("blocking-loop", call("gateway", "auth", 302, 306))
+    assert not verdict.present and "it found: gateway GET waited" in verdict.detail
+    # Under half the block: noise, not the block.
+    assert not judge("blocking-loop", call("user", "db", 1, 4), block_ms=700).present
 
 
-def test_retry_storm_wants_resent_client_spans():
-    first = span(1, None, "user", "GET", "client", 0, 10)
-    retry = span(2, None, "user", "GET", "client", 10, 20, **{"http.request.resend_count": 2})
-    assert retry_storm(Trace([first, retry]), CTX).detail.endswith("3 attempt(s)")
-    assert not retry_storm(Trace([first]), CTX).present
-
-
-def test_blocking_loop_is_a_client_waiting_longer_than_its_server_worked():
-    client = span(1, None, "user", "GET", "client", 0, 310)
-    quick_server = span(2, 1, "db", "GET /users/<user_id>/activity", "server", 1, 4)
-    assert blocking_loop(Trace([client, quick_server]), CTX).present
-    busy_server = span(2, 1, "db", "GET /users/<user_id>/activity", "server", 1, 300)
-    assert not blocking_loop(Trace([client, busy_server]), CTX).present
-
-
-def test_blocking_loop_also_counts_a_request_user_accepted_late():
-    gateway_call = span(1, None, "gateway", "GET", "client", 0, 310)
-    late_user_server = span(2, 1, "user", "GET /users/{id}/activity", "server", 302, 306)
-    finding = blocking_loop(Trace([gateway_call, late_user_server]), CTX)
-    assert finding.present
-    assert "gateway GET client span" in finding.detail
-    prompt_user_server = span(2, 1, "user", "GET /users/{id}/activity", "server", 1, 306)
-    assert not blocking_loop(Trace([gateway_call, prompt_user_server]), CTX).present
-
-
-def test_blocking_loop_ignores_slow_calls_that_do_not_touch_user():
-    auth_call = span(1, None, "gateway", "POST", "client", 0, 310)
-    auth_server = span(2, 1, "auth", "POST /verify", "server", 302, 306)
-    assert not blocking_loop(Trace([auth_call, auth_server]), CTX).present
+@pytest.mark.parametrize("name", sorted(SIGNATURES))
+def test_an_empty_trace_shows_no_signature(name):
+    assert not judge(name, Trace([span(1, None, "frontend", "GET", "server", 0, 1)])).present
