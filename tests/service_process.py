@@ -7,6 +7,7 @@ and the resilience tier (a fresh service beside the running stack).
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from tracelab.stack.ports import find_free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_TOKEN = "test-admin-token"
+# auth refuses to start without a signing secret; each test run makes its own.
+AUTH_TOKEN_SECRET = secrets.token_urlsafe(32)
 
 
 @dataclass
@@ -67,7 +70,8 @@ def running_service(
 ) -> Iterator[Service]:
     """``python -m services.<name>`` on a free port of 127.0.0.1 until the block ends.
 
-    Tracing is off unless ``env`` turns it on; the admin token is ``ADMIN_TOKEN``.
+    Tracing is off unless ``env`` turns it on; the admin token is ``ADMIN_TOKEN`` and
+    auth signs with ``AUTH_TOKEN_SECRET``.
     """
     port = find_free_port()
     environ = {
@@ -76,6 +80,7 @@ def running_service(
         "BIND_HOST": "127.0.0.1",
         "PYTHONUNBUFFERED": "1",
         "TRACELAB_ADMIN_TOKEN": ADMIN_TOKEN,
+        "AUTH_TOKEN_SECRET": AUTH_TOKEN_SECRET,
         "OTEL_SDK_DISABLED": "true",
         **(env or {}),
     }
