@@ -12,17 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.journeys import running_stack, untraced_test_client  # noqa: F401 (autouse)
+from tests.e2e import journeys
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 pytestmark = pytest.mark.e2e
 
-
-@pytest.fixture(scope="session")
-def stack() -> Iterator[object]:
-    """The running local stack (started here unless one is already up)."""
-    yield from running_stack()
+stack = journeys.stack
+untraced_test_client = journeys.untraced_test_client  # autouse
 
 
 @pytest.fixture(scope="package")

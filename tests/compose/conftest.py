@@ -17,15 +17,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import requests
 
 from tests.compose.engine import NO_ENGINE, docker_engine_answers
 from tests.config.helpers import ROOT, dotenv
-
-# An autouse fixture: importing it here applies it to every compose test.
-from tests.e2e.journeys import LoggedIn, log_in, untraced_test_client  # noqa: F401
+from tests.e2e import journeys
 
 PROJECT = "tracelab-compose-e2e"
+
+# Fixtures shared with the e2e tier, registered by name here.
+http = journeys.http
+login = journeys.login
+untraced_test_client = journeys.untraced_test_client  # autouse
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -98,19 +100,3 @@ def backends(compose_stack) -> dict[str, object]:
         "jaeger": JaegerClient(compose_stack.url("JAEGER_UI_PORT")),
         "tempo": TempoClient(compose_stack.url("TEMPO_PORT")),
     }
-
-
-@pytest.fixture(scope="session")
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
-@pytest.fixture(scope="session")
-def login(http, frontend_url):
-    """Log a seed user in through the frontend."""
-
-    def _login(n: int = 1) -> LoggedIn:
-        return log_in(http, frontend_url, n)
-
-    return _login

@@ -7,33 +7,19 @@ traces are fetched back from the tracing backends the stack runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import requests
 
-# Fixtures shared with the browser tier; importing them here registers them
-# (untraced_test_client is autouse).
-from tests.e2e.journeys import (  # noqa: F401
-    LoggedIn,
-    log_in,
-    running_stack,
-    untraced_test_client,
-)
+from tests.e2e import journeys
 from tracelab.shapes.backends import JaegerClient
 
 pytestmark = pytest.mark.e2e
 
-
-@pytest.fixture(scope="session")
-def stack() -> Iterator[object]:
-    """The running local stack (started here unless one is already up)."""
-    yield from running_stack()
-
-
-@pytest.fixture(scope="session")
-def frontend_url(stack) -> str:
-    return stack.urls["frontend"]
+# Fixtures shared with the browser and resilience tiers, registered by name here.
+stack = journeys.stack
+frontend_url = journeys.frontend_url
+http = journeys.http
+login = journeys.login
+untraced_test_client = journeys.untraced_test_client  # autouse
 
 
 @pytest.fixture(scope="session")
@@ -45,19 +31,3 @@ def backends(stack) -> dict[str, object]:
 
         clients["tempo"] = TempoClient(stack.urls["tempo"])
     return clients
-
-
-@pytest.fixture(scope="session")
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
-@pytest.fixture(scope="session")
-def login(http, frontend_url):
-    """Log a seed user in through the frontend."""
-
-    def _login(n: int = 1) -> LoggedIn:
-        return log_in(http, frontend_url, n)
-
-    return _login

@@ -43,8 +43,9 @@ def untraced_test_client() -> Iterator[None]:
         yield
 
 
-def running_stack() -> Iterator[object]:
-    """Yield the running local stack: started here unless one is already up, then stopped."""
+@pytest.fixture(scope="session")
+def stack() -> Iterator[object]:
+    """The running local stack: started here unless one is already up, then stopped."""
     from tracelab.stack import Stack
 
     local_stack = Stack(Path(__file__).resolve().parents[2])
@@ -53,6 +54,29 @@ def running_stack() -> Iterator[object]:
     yield info
     if not already_up and not os.environ.get("TRACELAB_KEEP_STACK"):
         local_stack.down()
+
+
+@pytest.fixture(scope="session")
+def frontend_url(stack) -> str:
+    """The stack's frontend, where journeys start."""
+    return stack.urls["frontend"]
+
+
+@pytest.fixture(scope="session")
+def http() -> Iterator[requests.Session]:
+    """One HTTP session for the tier's requests."""
+    with requests.Session() as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def login(http, frontend_url):
+    """Log a seed user in through the frontend (whichever stack ``frontend_url`` is)."""
+
+    def _login(n: int = 1) -> LoggedIn:
+        return log_in(http, frontend_url, n)
+
+    return _login
 
 
 def log_in(http: requests.Session, frontend_url: str, n: int) -> LoggedIn:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.journeys import running_stack, untraced_test_client  # noqa: F401
+from tests.e2e import journeys
 from tests.resilience.measure import Fault
 from tracelab.bench.runner import login_accounts
 from tracelab.stack import config as stack_config
@@ -22,19 +22,12 @@ from tracelab.stack.postgres import PostgresCluster, find_pg_binaries
 
 pytestmark = pytest.mark.resilience
 
+stack = journeys.stack
+frontend_url = journeys.frontend_url
+untraced_test_client = journeys.untraced_test_client  # autouse
+
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_COUNT = 20
-
-
-@pytest.fixture(scope="session")
-def stack() -> Iterator[object]:
-    """The running local stack (started here unless one is already up)."""
-    yield from running_stack()
-
-
-@pytest.fixture(scope="session")
-def frontend_url(stack) -> str:
-    return stack.urls["frontend"]
 
 
 @pytest.fixture(scope="session")

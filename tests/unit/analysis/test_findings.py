@@ -8,27 +8,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.unit.shapes.builders import flat_span as span
 from tracelab.analysis.findings import AnalysisContext, Thresholds, analyze
-from tracelab.shapes.model import Span, SpanEvent, Trace
+from tracelab.shapes.model import SpanEvent, Trace
 
 MS = 1_000_000
-TRACE = "a" * 32
-
-
-def span(sid, parent, service, name, kind, start_ms, end_ms, status="unset", events=(), **attrs):
-    return Span(
-        trace_id=TRACE,
-        span_id=f"{sid:016x}",
-        parent_span_id=f"{parent:016x}" if parent else None,
-        service=service,
-        name=name,
-        kind=kind,
-        status=status,
-        start_ns=int(start_ms * MS),
-        end_ns=int(end_ms * MS),
-        attributes=attrs,
-        events=tuple(events),
-    )
 
 
 def kinds(trace, **overrides):
@@ -143,9 +127,7 @@ def test_broken_trace_orphans_client_roots_and_the_piece_elsewhere():
     # The lost-context main piece: a leaf server span, while a client-rooted trace of
     # the same service started during it.
     leaf = span(1, None, "user", "GET /users/{id}/activity", "server", 0, 50)
-    piece = Trace(
-        [Span("b" * 32, "c" * 16, None, "user", "GET", "client", start_ns=10 * MS, end_ns=20 * MS)]
-    )
+    piece = Trace([span(12, None, "user", "GET", "client", 10, 20, trace_id="b" * 32)])
     seen = []
 
     def find(service, start, end):
@@ -154,9 +136,7 @@ def test_broken_trace_orphans_client_roots_and_the_piece_elsewhere():
 
     [found] = analyze(Trace([leaf]), AnalysisContext(find_traces=find), kinds=["broken-trace"])
     assert found.evidence["continued_in"] == ["b" * 32] and seen[0][0] == "user"
-    late = Trace(
-        [Span("b" * 32, "c" * 16, None, "user", "GET", "client", start_ns=60 * MS, end_ns=70 * MS)]
-    )
+    late = Trace([span(12, None, "user", "GET", "client", 60, 70, trace_id="b" * 32)])
     assert analyze(Trace([leaf]), AnalysisContext(find_traces=lambda *_: [late])) == []
 
 

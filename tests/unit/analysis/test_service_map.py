@@ -10,6 +10,7 @@ import math
 
 import pytest
 
+from tests.unit.shapes.builders import flat_span
 from tracelab.analysis.service_map import (
     MetricsHistory,
     Snapshot,
@@ -21,9 +22,8 @@ from tracelab.analysis.service_map import (
     threshold_probability,
     trace_probability,
 )
-from tracelab.shapes.model import Span, Trace
+from tracelab.shapes.model import Trace
 
-MS = 1_000_000
 BOUNDS = ("5", "10", "50", "+Inf")
 
 
@@ -76,19 +76,18 @@ def snap(at, *groups):
 def span(
     trace, sid, parent, service, kind, start_ms=0.0, end_ms=1.0, state="", resource=None, **attrs
 ):
-    return Span(
+    return flat_span(
+        sid,
+        parent,
+        service,
+        "op",
+        kind,
+        start_ms,
+        end_ms,
         trace_id=trace,
-        span_id=f"{sid:016x}",
-        parent_span_id=f"{parent:016x}" if parent else None,
-        service=service,
-        name="op",
-        kind=kind,
-        status="unset",
-        start_ns=int(start_ms * MS),
-        end_ns=int(end_ms * MS),
-        attributes=attrs,
-        resource=resource or {},
+        resource=resource,
         trace_state=state,
+        **attrs,
     )
 
 

@@ -12,25 +12,10 @@ import dataclasses
 import pytest
 
 from services.common.faults import SCENARIOS
+from tests.unit.shapes.builders import flat_span as span
+from tracelab.analysis.findings import DETECTORS
 from tracelab.scenarios.signatures import SIGNATURES
-from tracelab.shapes.model import Span, SpanEvent, Trace
-
-MS = 1_000_000
-
-
-def span(sid, parent, service, name, kind, start_ms, end_ms, status="unset", **attributes):
-    return Span(
-        trace_id="a" * 32,
-        span_id=f"{sid:016x}",
-        parent_span_id=f"{parent:016x}" if parent else None,
-        service=service,
-        name=name,
-        kind=kind,
-        status=status,
-        start_ns=int(start_ms * MS),
-        end_ns=int(end_ms * MS),
-        attributes=attributes,
-    )
+from tracelab.shapes.model import SpanEvent, Trace
 
 
 def judge(name, trace, client=None, **params):
@@ -38,8 +23,6 @@ def judge(name, trace, client=None, **params):
 
 
 def test_every_scenario_has_a_signature_on_a_known_detector():
-    from tracelab.analysis.findings import DETECTORS
-
     assert set(SIGNATURES) == set(SCENARIOS)
     assert {s.detector for s in SIGNATURES.values()} <= set(DETECTORS)
 
@@ -179,9 +162,7 @@ class Backend:
 
 def test_lost_context_is_a_trace_continued_in_one_of_its_own():
     server = span(1, None, "user", "GET /users/{id}/activity", "server", 0, 50)
-    piece = Trace(
-        [Span(**{**span(9, None, "user", "GET", "client", 10, 20).__dict__, "trace_id": "b" * 32})]
-    )
+    piece = Trace([span(9, None, "user", "GET", "client", 10, 20, trace_id="b" * 32)])
     verdict = judge("lost-context", Trace([server]), Backend(piece))
     assert verdict.present and "b" * 32 in str(verdict.findings[0].evidence["continued_in"])
     # A leaf server span with no piece elsewhere: no signature (after waiting for one).

@@ -94,3 +94,37 @@ def http_client(service: str, method: str, url: str, code: int = 200, **kw) -> N
 def sql(start=0.0, end=1.0) -> N:
     """A psycopg SQL span."""
     return node("db", "SELECT", "client", start, end, attrs={"db.system": "postgresql"})
+
+
+def flat_span(
+    sid: int,
+    parent: int | None,
+    service: str,
+    name: str,
+    kind: str,
+    start_ms: float,
+    end_ms: float,
+    status: str = "unset",
+    events: tuple[SpanEvent, ...] = (),
+    *,
+    trace_id: str = "a" * 32,
+    resource: dict[str, Any] | None = None,
+    trace_state: str = "",
+    **attributes: Any,
+) -> Span:
+    """One span by number (``sid``, ``parent``), for the detector tests that place spans by hand."""
+    return Span(
+        trace_id=trace_id,
+        span_id=f"{sid:016x}",
+        parent_span_id=f"{parent:016x}" if parent else None,
+        service=service,
+        name=name,
+        kind=kind,
+        status=status,
+        start_ns=int(start_ms * 1_000_000),
+        end_ns=int(end_ms * 1_000_000),
+        attributes=attributes,
+        events=tuple(events),
+        resource=resource or {},
+        trace_state=trace_state,
+    )
