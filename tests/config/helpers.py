@@ -330,21 +330,27 @@ def named_volumes(service: Mapping[str, Any]) -> list[str]:
 
 
 # ------------------------------------------------------------ kubernetes
-@cache
 def render_overlay(overlay: str) -> tuple[dict[str, Any], ...]:
     """``kubectl kustomize`` output of an overlay, as parsed documents."""
+    return render_kustomization(overlay)
+
+
+@cache
+def render_kustomization(name: str) -> tuple[dict[str, Any], ...]:
+    """``kubectl kustomize`` output of ``base`` or an overlay, as parsed documents."""
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl is needed to render the kustomize overlays"
+    directory = K8S_DIR / "base" if name == "base" else K8S_DIR / "overlays" / name
     result = subprocess.run(
-        [kubectl, "kustomize", *KUSTOMIZE_FLAGS, str(K8S_DIR / "overlays" / overlay)],
+        [kubectl, "kustomize", *KUSTOMIZE_FLAGS, str(directory)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, f"kustomize {overlay} failed:\n{result.stderr}"
+    assert result.returncode == 0, f"kustomize {name} failed:\n{result.stderr}"
     docs = tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
-    assert docs, f"overlay {overlay} rendered nothing"
+    assert docs, f"{name} rendered nothing"
     return docs
 
 
