@@ -22,6 +22,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
 ENV_FILE = ROOT / ".env"
 K8S_DIR = ROOT / "infra" / "k8s"
 OVERLAYS = ("dev", "production")
@@ -275,6 +276,20 @@ def k8s_bytes(value: str) -> int:
     match = _SIZE.match(str(value))
     assert match and match.group(2) in _K8S_UNITS, f"{value!r} is not a Kubernetes quantity"
     return int(float(match.group(1)) * _K8S_UNITS[match.group(2)])
+
+
+# ------------------------------------------------------------ Dockerfile
+@cache
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile: continuation lines joined, comments dropped."""
+    joined = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    result = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            result.append((word.upper(), rest.strip()))
+    return result
 
 
 # --------------------------------------------------------------- compose

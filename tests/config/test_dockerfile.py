@@ -7,30 +7,15 @@ import re
 import shlex
 import subprocess
 import tomllib
-from functools import cache
 from pathlib import Path
 
 import pytest
 
-from tests.config.helpers import ROOT, SERVICE_PORTS, compose
+from tests.config.helpers import DOCKERFILE, ROOT, SERVICE_PORTS, compose, instructions
 
-DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 # The project's uv (make venv installs it at infra/versions.env's UV_VERSION).
 UV = ROOT / ".tools" / "uv-venv" / "bin" / "uv"
-
-
-@cache
-def instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) with continuation lines joined, comments dropped."""
-    joined = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-    result = []
-    for line in joined.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            word, _, rest = line.partition(" ")
-            result.append((word.upper(), rest.strip()))
-    return result
 
 
 def stages() -> dict[str, list[tuple[str, str]]]:
