@@ -388,3 +388,19 @@ def configmap_for(docs: tuple[dict[str, Any], ...], base_name: str) -> dict[str,
     ]
     assert len(matches) == 1, f"expected one ConfigMap {base_name}, found {len(matches)}"
     return matches[0]
+
+
+def k8s_env(overlay: str, kind_name: str) -> dict[str, str]:
+    """Plain env values of a workload's container; references get stand-in values."""
+    docs = render_overlay(overlay)
+    container = pod_spec(workloads(docs)[kind_name])["containers"][0]
+    env = {}
+    for name, value in container_env(container).items():
+        if isinstance(value, str):
+            env[name] = value
+        elif "configMapKeyRef" in value:
+            ref = value["configMapKeyRef"]
+            env[name] = configmap_for(docs, ref["name"])["data"][ref["key"]]
+        else:
+            env[name] = f"stand-in-{name.lower()}"
+    return env

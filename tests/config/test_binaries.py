@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import re
 import socket
+import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,12 +30,8 @@ from tests.config.helpers import (
     ROOT,
     SHARED_CONFIGS,
     compose,
-    configmap_for,
-    container_env,
     env_of,
-    pod_spec,
-    render_overlay,
-    workloads,
+    k8s_env,
 )
 from tests.config.promql import read
 from tracelab.stack.tools import build_tools
@@ -61,22 +59,6 @@ def validate(binary: Path, configs: list[Path], env: Mapping[str, str], tmp_path
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def k8s_env(overlay: str, kind_name: str) -> dict[str, str]:
-    """Plain env values of a workload's container; references get stand-in values."""
-    docs = render_overlay(overlay)
-    container = pod_spec(workloads(docs)[kind_name])["containers"][0]
-    env = {}
-    for name, value in container_env(container).items():
-        if isinstance(value, str):
-            env[name] = value
-        elif "configMapKeyRef" in value:
-            ref = value["configMapKeyRef"]
-            env[name] = configmap_for(docs, ref["name"])["data"][ref["key"]]
-        else:
-            env[name] = f"stand-in-{name.lower()}"
-    return env
 
 
 # ------------------------------------------------------------- validation
@@ -148,6 +130,119 @@ def test_collector_uses_only_components_of_both_builds():
             module, _, module_version = component["gomod"].partition(" ")
             assert module.startswith((CORE, CONTRIB)), f"{module} is in neither distribution"
             assert module_version == version, module
+
+
+# ----------------------------------------- Jaeger -> OpenSearch over TLS
+DEMO_NODE_NAME = "node-0.example.com"
+
+
+def openssl(command: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *command.split()], cwd=cwd, check=True, capture_output=True)
+
+
+def demo_like_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A private CA and a server certificate naming only the demo node, like the chart's."""
+    key = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+    openssl(f"req -x509 {key} -keyout ca.key -out ca.crt -days 2 -subj /CN=test-ca", directory)
+    openssl(f"req {key} -keyout node.key -out node.csr -subj /CN={DEMO_NODE_NAME}", directory)
+    (directory / "node.ext").write_text(
+        f"subjectAltName=DNS:{DEMO_NODE_NAME}\nextendedKeyUsage=serverAuth\n"
+    )
+    openssl(
+        "x509 -req -in node.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2"
+        " -extfile node.ext -out node.crt",
+        directory,
+    )
+    return directory / "ca.crt", directory / "node.crt", directory / "node.key"
+
+
+class TLSEndpoint:
+    """An https port that records each client's handshake; it serves nothing else.
+
+    It stands in for OpenSearch's TLS layer only: whether Jaeger's client
+    trusts the certificate is decided in the handshake, before any request.
+    """
+
+    def __init__(self, certificate: Path, key: Path) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(certificate, key)
+        self.server_names: list[str | None] = []
+        self.context.sni_callback = lambda sock, name, ctx: self.server_names.append(name)
+        self.accepted: list[str] = []
+        self.refused: list[str] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.5)
+        self.port = self.listener.getsockname()[1]
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                raw, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            raw.settimeout(5)
+            try:
+                with self.context.wrap_socket(raw, server_side=True) as conn:
+                    self.accepted.append(conn.version() or "")
+                    conn.recv(4096)
+                    conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+            except (ssl.SSLError, OSError) as error:
+                self.refused.append(str(error))
+                raw.close()
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+        self.listener.close()
+
+
+def test_production_jaeger_trusts_opensearch_through_the_mounted_ca(binaries, tmp_path):
+    """The real Jaeger, with the production files and env, completes the TLS handshake."""
+    ca, certificate, key = demo_like_certificates(tmp_path)
+    endpoint = TLSEndpoint(certificate, key)
+    ports = ("QUERY", "QUERY_GRPC", "OTLP_GRPC", "OTLP_HTTP", "HEALTH", "METRICS")
+    env = {
+        **k8s_env("production", "Deployment/jaeger"),
+        "PATH": "/usr/bin:/bin",
+        "JAEGER_BIND_HOST": "127.0.0.1",
+        **{f"JAEGER_{name}_PORT": str(free_port()) for name in ports},
+        # Reached by IP, which the certificate does not name: like the cluster's
+        # Service name, only the server-name override makes it verify.
+        "OPENSEARCH_URL": f"https://127.0.0.1:{endpoint.port}",
+        "OPENSEARCH_CA_FILE": str(ca),
+    }
+    log = tmp_path / "jaeger.log"
+    configs = [SHARED_CONFIGS["jaeger"], PRODUCTION / "jaeger-opensearch.yaml"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(binaries["jaeger"]), *(f"--config={path}" for path in configs)],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not (endpoint.accepted or endpoint.refused) and process.poll() is None:
+            assert time.monotonic() < deadline, "Jaeger never connected:\n" + log.read_text()
+            time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        endpoint.close()
+    output = log.read_text()
+    assert "failed to load TLS config" not in output, output[-3000:]
+    assert endpoint.accepted and not endpoint.refused, (endpoint.refused, output[-3000:])
+    assert "x509" not in output, output[-3000:]
+    assert set(endpoint.server_names) == {DEMO_NODE_NAME}
 
 
 # ------------------------------------------------- the exported vocabulary

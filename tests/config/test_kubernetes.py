@@ -27,8 +27,10 @@ from tests.config.helpers import (
     configmap_for,
     container_env,
     dotenv,
+    expand_otel,
     host_port,
     k8s_bytes,
+    k8s_env,
     listeners,
     pod_labels,
     pod_spec,
@@ -50,6 +52,7 @@ EXTERNAL = {
         ("Secret", "tracelab-admin"),
         ("Secret", "tracelab-secrets"),
         ("Secret", "tracelab-storage-credentials"),
+        ("Secret", "tracelab-opensearch-ca"),
     },
 }
 # The shared files each generated ConfigMap must hold byte for byte.
@@ -448,6 +451,50 @@ def test_production_jaeger_stores_in_opensearch():
     assert {"OPENSEARCH_URL", "OPENSEARCH_USERNAME", "OPENSEARCH_PASSWORD"} <= set(env)
     url = configmap_for(docs, "tracelab-storage")["data"]["OPENSEARCH_URL"]
     assert url.startswith(("http://", "https://"))
+
+
+def mounted_file(workload, container, path: str) -> tuple[str, str, str]:
+    """(volume kind, object name, key) of the Secret/ConfigMap item mounted at ``path``."""
+    volumes = {v["name"]: v for v in pod_spec(workload)["volumes"]}
+    for mount in container["volumeMounts"]:
+        directory = mount["mountPath"].rstrip("/") + "/"
+        if not path.startswith(directory):
+            continue
+        filename = path[len(directory) :]
+        volume = volumes[mount["name"]]
+        for kind, name_key in (("secret", "secretName"), ("configMap", "name")):
+            if kind in volume:
+                source = volume[kind]
+                items = {i["path"]: i["key"] for i in source.get("items", [])}
+                assert not items or filename in items, f"{path}: not among the mounted items"
+                return kind, source[name_key], items.get(filename, filename)
+    raise AssertionError(f"nothing mounts {path} from a Secret or ConfigMap")
+
+
+def test_production_jaeger_verifies_opensearch_with_the_users_ca():
+    """https to the chart's demo CA needs that CA: none of the system roots signs it."""
+    docs = production()
+    jaeger = workloads(docs)["Deployment/jaeger"]
+    container = pod_spec(jaeger)["containers"][0]
+    env = k8s_env("production", "Deployment/jaeger")
+    text = configmap_for(docs, "jaeger-opensearch")["data"]["opensearch.yaml"]
+    storage = yaml.safe_load(expand_otel(text, env))
+    (backend,) = [
+        b["opensearch"] for b in storage["extensions"]["jaeger_storage"]["backends"].values()
+    ]
+    assert backend["server_urls"][0].startswith("https://"), "OpenSearch over plain HTTP"
+    tls = backend.get("tls") or {}
+    # In Jaeger's OpenSearch client `insecure` also means: do not verify.
+    assert not tls.get("insecure") and not tls.get("insecure_skip_verify"), tls
+    assert tls.get("ca_file"), "no CA: the demo certificate fails verification"
+    kind, name, key = mounted_file(jaeger, container, tls["ca_file"])
+    assert (kind, name, key) == ("secret", "tracelab-opensearch-ca", "ca.crt")
+    assert ("Secret", name) in EXTERNAL["production"]
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    assert f"create secret generic {name}" in guide and f"--from-file={key}=" in guide
+    # The upstream chart's demo certificate is issued to node-0.example.com only.
+    if "opensearch-cluster-master." in backend["server_urls"][0]:
+        assert tls["server_name_override"] == "node-0.example.com"
 
 
 def test_production_tempo_stores_blocks_in_object_storage():
