@@ -12,10 +12,10 @@
 #   make k8s-up            apply K8S_OVERLAY (dev | production) to the current context
 #   make k8s-down          delete it again
 #
-# The Kubernetes configs are the shared infra/* files, which live outside
-# infra/k8s/, so kustomize runs with LoadRestrictionsNone (see
-# infra/k8s/base/kustomization.yaml); `kubectl apply -k` cannot pass that
-# flag, hence render | apply.
+# The overlays render with plain kustomize (the base is infra/kustomization.yaml,
+# beside the shared configs), so `kubectl apply --server-side -k
+# infra/k8s/overlays/<overlay>` works too; render | apply keeps the exact
+# manifests in build/k8s/ for k8s-down and for review.
 
 COMPOSE ?= docker compose
 COMPOSE_DOWN_FLAGS ?=
@@ -24,7 +24,7 @@ KUBECTL ?= kubectl
 K8S_OVERLAY ?= dev
 K8S_NAMESPACE ?= tracelab
 K8S_RENDER_DIR ?= build/k8s
-KUSTOMIZE_FLAGS ?= --load-restrictor LoadRestrictionsNone
+KUSTOMIZE_FLAGS ?=
 DEPLOY_PYTEST ?= .venv/bin/pytest
 CONFIRM ?=
 C ?=

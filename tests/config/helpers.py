@@ -24,12 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_FILE = ROOT / ".env"
 K8S_DIR = ROOT / "infra" / "k8s"
+# The base (infra/kustomization.yaml, beside the shared configs) and where the
+# overlays really are: infra/k8s/overlays/<name> link to deploy/k8s/<name>.
+K8S_BASE = ROOT / "infra"
+OVERLAY_DIRS = ROOT / "deploy" / "k8s"
 OVERLAYS = ("dev", "production")
 # The Kubernetes version the manifests are validated against (offline
 # schemas shipped by kubernetes-validate, strict: unknown fields fail).
 KUBERNETES_VERSION = "1.34.0"
-# kustomize must read the shared infra/* files outside infra/k8s.
-KUSTOMIZE_FLAGS = ("--load-restrictor", "LoadRestrictionsNone")
 
 # The config files the local stack runs with (tracelab/stack/runner.py); Compose
 # and Kubernetes must use these very files. Tempo is not run locally (see the
@@ -330,20 +332,27 @@ def named_volumes(service: Mapping[str, Any]) -> list[str]:
 
 
 # ------------------------------------------------------------ kubernetes
-@cache
-def render_overlay(overlay: str) -> tuple[dict[str, Any], ...]:
-    """``kubectl kustomize`` output of an overlay, as parsed documents."""
+def kustomize(directory: Path) -> str:
+    """Plain ``kubectl kustomize <directory>``: no flags, as ``kubectl apply -k`` renders."""
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl is needed to render the kustomize overlays"
     result = subprocess.run(
-        [kubectl, "kustomize", *KUSTOMIZE_FLAGS, str(K8S_DIR / "overlays" / overlay)],
+        [kubectl, "kustomize", str(directory)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, f"kustomize {overlay} failed:\n{result.stderr}"
-    docs = tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+    assert result.returncode == 0, f"kustomize {directory} failed:\n{result.stderr}"
+    return result.stdout
+
+
+@cache
+def render_overlay(overlay: str) -> tuple[dict[str, Any], ...]:
+    """``kubectl kustomize infra/k8s/overlays/<overlay>``, as parsed documents."""
+    docs = tuple(
+        doc for doc in yaml.safe_load_all(kustomize(K8S_DIR / "overlays" / overlay)) if doc
+    )
     assert docs, f"overlay {overlay} rendered nothing"
     return docs
 

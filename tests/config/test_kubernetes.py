@@ -1,13 +1,14 @@
 """infra/k8s, checked offline: every overlay rendered and validated, and wired.
 
-Each overlay is rendered with ``kubectl kustomize`` (load restrictor off: the
-shared configs live in infra/, outside infra/k8s) and every object is
+Each overlay is rendered with plain ``kubectl kustomize`` (no flags: the base
+is infra/kustomization.yaml, beside the shared configs) and every object is
 validated against the Kubernetes schemas of a pinned version, strictly.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -17,7 +18,10 @@ from tests.config.helpers import (
     DASHBOARD_PROVIDERS_FILE,
     DASHBOARDS_DIR,
     DATASOURCES_FILE,
+    K8S_BASE,
+    K8S_DIR,
     KUBERNETES_VERSION,
+    OVERLAY_DIRS,
     OVERLAYS,
     PROMETHEUS_CONFIG,
     ROOT,
@@ -31,6 +35,7 @@ from tests.config.helpers import (
     host_port,
     k8s_bytes,
     k8s_env,
+    kustomize,
     listeners,
     pod_labels,
     pod_spec,
@@ -121,6 +126,33 @@ def test_shared_configs_are_byte_identical(overlay):
         assert set(data) == set(files), f"{name}: keys {sorted(data)}"
         for key, path in files.items():
             assert data[key] == path.read_text(), f"{name}/{key} differs from {path}"
+
+
+# ------------------------------------------------- one copy, plain kustomize
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlays_render_with_plain_kustomize_by_either_path(overlay):
+    """``kubectl apply -k infra/k8s/overlays/<overlay>`` needs no flag (render_overlay has none)."""
+    link = K8S_DIR / "overlays" / overlay
+    assert link.is_symlink() and link.resolve() == OVERLAY_DIRS / overlay
+    assert kustomize(OVERLAY_DIRS / overlay) == kustomize(link)
+
+
+def test_the_base_reads_the_shared_files_themselves_and_nothing_copies_them():
+    base = yaml.safe_load((K8S_BASE / "kustomization.yaml").read_text())
+    sources = {}
+    for generator in base["configMapGenerator"]:
+        for item in generator.get("files", []):
+            key, _, path = item.rpartition("=")
+            sources[generator["name"], key or Path(path).name] = (K8S_BASE / path).resolve()
+    shared = set()
+    for name, files in SHARED_CONFIGMAPS.items():
+        for key, path in files.items():
+            assert sources[name, key] == path.resolve(), f"{name}/{key}"
+            shared.add(path.read_bytes())
+    for tree in (K8S_DIR, OVERLAY_DIRS):
+        for file in tree.rglob("*"):
+            if file.is_file() and not file.is_symlink():
+                assert file.read_bytes() not in shared, f"{file} is a copy of a shared config"
 
 
 # ------------------------------------------------------------------ images
