@@ -261,6 +261,20 @@ def listeners(component: str, env: Mapping[str, str]) -> Listeners:
     }[component](config)
 
 
+# The memory_limiter's spike when spike_limit_mib is unset: a fifth of the
+# limit (collector internal/memorylimiter, newFixedMemUsageChecker).
+DEFAULT_SPIKE_SHARE = 0.2
+
+
+def memory_limiter_mib(config: Mapping[str, Any]) -> tuple[int, int]:
+    """(limit, spike) in MiB of an expanded collector config's memory_limiter."""
+    limiter = config["processors"]["memory_limiter"]
+    assert "limit_percentage" not in limiter, "the limits are set in MiB, per mode"
+    limit = int(limiter["limit_mib"])
+    spike = int(limiter.get("spike_limit_mib") or limit * DEFAULT_SPIKE_SHARE)
+    return limit, spike
+
+
 # ------------------------------------------------------------------ sizes
 def compose_bytes(value: str | int) -> int:
     """A Compose memory size (``128M``, ``1g``, bytes) in bytes."""

@@ -34,6 +34,8 @@ from tests.config.helpers import (
     expand_otel,
     host_port,
     listeners,
+    load_expanded,
+    memory_limiter_mib,
     named_volumes,
     otel_env_references,
     parse_env_file,
@@ -530,3 +532,16 @@ def test_collector_queue_lives_on_a_volume():
     collector = services()["otel-collector"]
     queue_dir = env_of(collector)["OTELCOL_QUEUE_DIR"]
     assert f"otelcol-queue:{queue_dir}" in collector["volumes"]
+
+
+@pytest.mark.parametrize("mode", ["local", "compose"])
+def test_collector_refuses_spans_only_near_its_memory_limit(mode):
+    """memory_limiter refuses data above limit - spike: the spike is at most a quarter."""
+    # The local stack sets no memory variable (tracelab/stack/config.py): defaults.
+    service = compose()["services"]["otel-collector"]
+    env = env_of(service) if mode == "compose" else {}
+    limit, spike = memory_limiter_mib(load_expanded("otel-collector", env))
+    assert spike <= limit / 4, f"{mode}: refuses spans above {limit - spike} of {limit} MiB"
+    if mode == "compose":
+        container = compose_bytes(service["deploy"]["resources"]["limits"]["memory"])
+        assert limit * 2**20 < container, "the limiter must act before the OOM killer"

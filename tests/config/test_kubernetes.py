@@ -37,6 +37,8 @@ from tests.config.helpers import (
     k8s_env,
     kustomize,
     listeners,
+    load_expanded,
+    memory_limiter_mib,
     pod_labels,
     pod_spec,
     render_overlay,
@@ -425,6 +427,27 @@ def test_every_collector_keeps_its_sending_queue_on_a_volume(overlay):
         volumes = {v["name"]: v for v in pod["volumes"]}
         volume = volumes[mounts[queue_dir]]
         assert "emptyDir" in volume or "persistentVolumeClaim" in volume, volume
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_collector_refuses_spans_only_near_its_memory_limit(overlay):
+    """memory_limiter refuses data above limit - spike: the spike is at most a quarter."""
+    docs = render_overlay(overlay)
+    for kind_name in COLLECTORS[overlay]:
+        workload = workloads(docs)[kind_name]
+        container = pod_spec(workload)["containers"][0]
+        # The tiers' own files (loaded after the shared one) leave the limiter alone.
+        for arg in container["args"][1:]:
+            kind, name, key = mounted_file(workload, container, arg.removeprefix("--config="))
+            assert kind == "configMap", arg
+            extra = yaml.safe_load(by_kind(docs, "ConfigMap")[name]["data"][key])
+            assert "memory_limiter" not in (extra.get("processors") or {}), arg
+        limit, spike = memory_limiter_mib(
+            load_expanded("otel-collector", k8s_env(overlay, kind_name))
+        )
+        assert spike <= limit / 4, f"{kind_name}: refuses above {limit - spike} of {limit} MiB"
+        memory = k8s_bytes(container["resources"]["limits"]["memory"])
+        assert limit * 2**20 < memory, f"{kind_name}: the OOM killer would act first"
 
 
 # -------------------------------------------------------------- production
