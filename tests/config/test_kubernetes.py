@@ -27,6 +27,7 @@ from tests.config.helpers import (
     ROOT,
     SERVICE_PORTS,
     SHARED_CONFIGS,
+    WORKLOAD_KINDS,
     by_kind,
     configmap_for,
     container_env,
@@ -55,7 +56,6 @@ PRODUCTION = ROOT / "infra" / "k8s" / "overlays" / "production"
 EXTERNAL = {
     "dev": {("ConfigMap", "locustfile"), ("Secret", "tracelab-admin")},
     "production": {
-        ("ConfigMap", "locustfile"),
         ("Secret", "tracelab-admin"),
         ("Secret", "tracelab-secrets"),
         ("Secret", "tracelab-storage-credentials"),
@@ -355,17 +355,26 @@ def test_grafana_mounts_provisioning_and_home_dashboard(overlay):
     assert filename in configmap_for(docs, "grafana-dashboards")["data"]
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_locust_master_and_workers(overlay):
-    docs = render_overlay(overlay)
+def test_locust_master_and_workers_run_in_dev():
+    docs = render_overlay("dev")
     master = the_container(docs, "Deployment/locust-master")
     worker = the_container(docs, "Deployment/locust-worker")
     assert "--master" in master["args"] and "--worker" in worker["args"]
     assert "--master-host=locust-master" in worker["args"]
     assert 5557 in service_ports(docs, "locust-master")
     assert "--host=http://frontend:8080" in master["args"]
-    workers = workloads(docs)["Deployment/locust-worker"]["spec"]["replicas"]
-    assert workers == (4 if overlay == "production" else 1)
+    assert workloads(docs)["Deployment/locust-worker"]["spec"]["replicas"] == 1
+
+
+def test_no_load_generator_in_the_production_namespace():
+    """Locust's users would share the namespace, quotas and policies of the real ones."""
+    for doc in production():
+        labels = doc["metadata"].get("labels", {})
+        assert labels.get("app.kubernetes.io/name") != "locust", doc["metadata"]["name"]
+        if doc["kind"] in WORKLOAD_KINDS:
+            for container in pod_spec(doc)["containers"]:
+                assert "locust" not in container["image"], doc["metadata"]["name"]
+    assert ("ConfigMap", "locustfile") not in EXTERNAL["production"]
 
 
 # --------------------------------------------------------------------- dev
