@@ -316,22 +316,75 @@ def test_backends_listen_where_their_services_point(overlay):
     assert "--web.enable-remote-write-receiver" in args
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_prometheus_discovers_every_collector_replica(overlay):
-    docs = render_overlay(overlay)
+def scrape_jobs(docs) -> dict[str, list[tuple[str, str, int]]]:
+    """job -> (how, Service name, port) of every target Prometheus finds in the cluster."""
     config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    services = by_kind(docs, "Service")
+    jobs: dict[str, list[tuple[str, str, int]]] = {}
     for job in config["scrape_configs"]:
+        found = jobs.setdefault(job["job_name"], [])
         for dns in job.get("dns_sd_configs", []):
-            for name in dns["names"]:
-                service = by_kind(docs, "Service")[name]
-                assert service["spec"]["clusterIP"] == "None", f"{name} must be headless"
-                assert dns["port"] in service_ports(docs, name)
-                selected = service["spec"]["selector"]["app.kubernetes.io/name"]
-                assert selected == "otel-collector"
+            found += [("dns", name, dns["port"]) for name in dns["names"] if name in services]
         for static in job.get("static_configs", []):
             for target in static["targets"]:
                 if not target.startswith("localhost:"):
-                    assert_reaches(docs, target)
+                    host, port = host_port(target)
+                    found.append(("static", host, port))
+    return jobs
+
+
+def selected_workloads(docs, service_name: str) -> list[dict]:
+    selector = by_kind(docs, "Service")[service_name]["spec"]["selector"]
+    return [
+        w
+        for w in workloads(docs).values()
+        if all(pod_labels(w).get(k) == v for k, v in selector.items())
+    ]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_prometheus_scrapes_every_replica_of_every_tier(overlay):
+    """Through a Service, two replicas alternate and their counters seem to reset."""
+    docs = render_overlay(overlay)
+    services = by_kind(docs, "Service")
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    names = {
+        n
+        for job in config["scrape_configs"]
+        for d in job.get("dns_sd_configs", [])
+        for n in d["names"]
+    }
+    if overlay == "production":
+        assert names <= set(services), f"no Service for {sorted(names - set(services))}"
+    for job, targets in scrape_jobs(docs).items():
+        for how, name, port in targets:
+            assert_reaches(docs, f"{name}:{port}")
+            pods = selected_workloads(docs, name)
+            if how == "dns":
+                assert services[name]["spec"].get("clusterIP") == "None", f"{name}: not headless"
+            else:
+                replicas = max(w["spec"].get("replicas", 1) for w in pods)
+                assert replicas == 1, (
+                    f"job {job}: {name} has {replicas} replicas behind one address"
+                )
+    # Every telemetry tier is scraped, the tail-sampling one included.
+    scraped = {
+        pod_labels(w)["app.kubernetes.io/name"]
+        for targets in scrape_jobs(docs).values()
+        for _, name, _ in targets
+        for w in selected_workloads(docs, name)
+    }
+    tiers = {
+        pod_labels(w)["app.kubernetes.io/name"]
+        for w in workloads(docs).values()
+        if pod_labels(w).get("app.kubernetes.io/component") == "telemetry"
+    }
+    assert tiers <= scraped, f"not scraped: {sorted(tiers - scraped)}"
+    # Span metrics come from tier 1 only: before sampling, every span counted.
+    for _, name, _ in scrape_jobs(docs)["span-metrics"]:
+        assert {
+            pod_labels(w)["app.kubernetes.io/name"] for w in selected_workloads(docs, name)
+        } == {"otel-collector"}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
