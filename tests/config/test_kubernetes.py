@@ -661,3 +661,21 @@ def test_production_grafana_has_no_anonymous_access():
     env = container_env(the_container(production(), "Deployment/grafana"))
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     assert env["GF_SECURITY_ADMIN_PASSWORD"]["secretKeyRef"]["name"] == "tracelab-secrets"
+
+
+# Grafana's documented minimum (grafana.com/docs/grafana/v13.2/setup-grafana/installation).
+GRAFANA_MINIMUM = {"memory": 512 * 2**20, "cpu": 1.0}
+
+
+def cpu_cores(value: str) -> float:
+    return float(value[:-1]) / 1000 if str(value).endswith("m") else float(value)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_grafana_gets_at_least_its_documented_minimum(overlay):
+    resources = the_container(render_overlay(overlay), "Deployment/grafana")["resources"]
+    assert k8s_bytes(resources["limits"]["memory"]) >= GRAFANA_MINIMUM["memory"]
+    assert cpu_cores(resources["limits"]["cpu"]) >= GRAFANA_MINIMUM["cpu"]
+    if overlay == "production":  # reserved, not only allowed
+        assert k8s_bytes(resources["requests"]["memory"]) >= GRAFANA_MINIMUM["memory"]
+        assert cpu_cores(resources["requests"]["cpu"]) >= GRAFANA_MINIMUM["cpu"]
