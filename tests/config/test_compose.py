@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import check_jsonschema
@@ -167,6 +168,18 @@ def test_jaeger_image_is_the_release_of_the_locally_built_module():
     module = versions()["JAEGER_MODULE_VERSION"]
     assert module in JAEGER_V1_TO_V2, f"add the v2 tag released with {module} to this table"
     assert dotenv()["JAEGER_IMAGE"] == f"jaegertracing/jaeger:{JAEGER_V1_TO_V2[module]}"
+
+
+def locked_version(package: str) -> str:
+    """The version of ``package`` pinned in uv.lock."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    (version,) = [p["version"] for p in lock["package"] if p["name"] == package]
+    return version
+
+
+def test_locust_image_runs_the_locked_locust():
+    """The locustfile is tested with the lock's Locust: the image must be that release."""
+    assert dotenv()["LOCUST_IMAGE"] == f"locustio/locust:{locked_version('locust')}"
 
 
 def test_python_and_postgres_majors_match_the_project():
