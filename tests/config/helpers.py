@@ -427,3 +427,42 @@ def k8s_env(overlay: str, kind_name: str) -> dict[str, str]:
         else:
             env[name] = f"stand-in-{name.lower()}"
     return env
+
+
+def environment(docs, container: Mapping[str, Any]) -> dict[str, str]:
+    """Plain and ConfigMap-sourced variables of a container (Secrets hold no endpoints)."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(by_kind(docs, "ConfigMap")[source["configMapRef"]["name"]]["data"])
+    for name, value in container_env(container).items():
+        if isinstance(value, str):
+            env[name] = value
+        elif "configMapKeyRef" in value:
+            ref = value["configMapKeyRef"]
+            env[name] = by_kind(docs, "ConfigMap")[ref["name"]]["data"][ref["key"]]
+    return env
+
+
+def merge(base: Any, extra: Any) -> Any:
+    """The collector's merge of --config files: maps merge, anything else is replaced."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        return {
+            k: merge(base[k], extra[k]) if k in base and k in extra else extra.get(k, base.get(k))
+            for k in {**base, **extra}
+        }
+    return extra
+
+
+def collector_config(docs, workload, container, env: Mapping[str, str]) -> dict[str, Any]:
+    """A collector's files, as its --config arguments load them, expanded and merged."""
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod_spec(workload)["volumes"]}
+    merged: dict[str, Any] = {}
+    for arg in container["args"]:
+        path = arg.removeprefix("--config=")
+        directory, _, filename = path.rpartition("/")
+        configmap = volumes[mounts[directory]]["configMap"]["name"]
+        text = by_kind(docs, "ConfigMap")[configmap]["data"][filename]
+        merged = merge(merged, yaml.safe_load(expand_otel(text, env)))
+    return merged

@@ -29,9 +29,11 @@ from tests.config.helpers import (
     SHARED_CONFIGS,
     WORKLOAD_KINDS,
     by_kind,
+    collector_config,
     configmap_for,
     container_env,
     dotenv,
+    environment,
     expand_otel,
     host_port,
     k8s_bytes,
@@ -679,3 +681,64 @@ def test_grafana_gets_at_least_its_documented_minimum(overlay):
     if overlay == "production":  # reserved, not only allowed
         assert k8s_bytes(resources["requests"]["memory"]) >= GRAFANA_MINIMUM["memory"]
         assert cpu_cores(resources["requests"]["cpu"]) >= GRAFANA_MINIMUM["cpu"]
+
+
+# -------------------------------------------------- Tempo rollouts lose nothing
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+# Scheduling, volume attach, image pull and WAL replay of a new Tempo pod:
+# an allowance on top of what its own spec says about stopping and starting.
+TEMPO_START_ALLOWANCE_S = 300
+
+
+def seconds(duration: str) -> float:
+    """A Go duration (``15m``, ``1m30s``) in seconds."""
+    parts = _DURATION.findall(str(duration))
+    assert parts and "".join(n + u for n, u in parts) == str(duration), duration
+    return sum(float(n) * _SECONDS[u] for n, u in parts)
+
+
+def tempo_outage_s(docs) -> float:
+    """The longest a Recreate rollout of Tempo takes: old pod stopped, new one live."""
+    tempo = workloads(docs)["Deployment/tempo"]
+    container = pod_spec(tempo)["containers"][0]
+    live = container["livenessProbe"]
+    return (
+        pod_spec(tempo)["terminationGracePeriodSeconds"]
+        + live.get("initialDelaySeconds", 0)
+        + live["periodSeconds"] * live["failureThreshold"]
+        + TEMPO_START_ALLOWANCE_S
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_a_tempo_rollout_costs_no_span(overlay):
+    """Tempo is one pod (monolithic, one RWO volume): its collectors hold the spans meanwhile."""
+    docs = render_overlay(overlay)
+    tempo = workloads(docs)["Deployment/tempo"]
+    assert tempo["spec"]["replicas"] == 1 and tempo["spec"]["strategy"]["type"] == "Recreate"
+    exporting = 0
+    for key in COLLECTORS[overlay]:
+        workload = workloads(docs)[key]
+        container = pod_spec(workload)["containers"][0]
+        config = collector_config(docs, workload, container, environment(docs, container))
+        used = {e for p in config["service"]["pipelines"].values() for e in p.get("exporters", [])}
+        if "otlp_grpc/tempo" not in used:
+            continue
+        exporting += 1
+        exporter = config["exporters"]["otlp_grpc/tempo"]
+        retry, queue = exporter["retry_on_failure"], exporter["sending_queue"]
+        assert retry["enabled"] and queue["enabled"], key
+        horizon = seconds(retry["max_elapsed_time"])
+        assert horizon >= tempo_outage_s(docs), f"{key}: retries {horizon:.0f} s only"
+        # On disk, on a volume: a collector restarted meanwhile still has them.
+        storage = queue["storage"]
+        assert (
+            storage.split("/")[0] == "file_storage" and storage in config["service"]["extensions"]
+        )
+        directory = config["extensions"][storage]["directory"]
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert directory in mounts, f"{key}: the queue directory {directory} is not a volume"
+    assert exporting, "no collector exports to Tempo"
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    assert "Tempo distributed" in guide and "ReadWriteOnce" in guide
