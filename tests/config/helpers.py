@@ -394,6 +394,16 @@ def pod_labels(workload: Mapping[str, Any]) -> dict[str, str]:
     return workload["spec"]["template"]["metadata"].get("labels", {})
 
 
+def selected_workloads(docs, service_name: str) -> list[dict]:
+    """The workloads whose pods a Service selects."""
+    selector = by_kind(docs, "Service")[service_name]["spec"]["selector"]
+    return [
+        w
+        for w in workloads(docs).values()
+        if all(pod_labels(w).get(k) == v for k, v in selector.items())
+    ]
+
+
 def container_env(container: Mapping[str, Any]) -> dict[str, Any]:
     """name -> value (a string) or the valueFrom mapping."""
     return {

@@ -45,6 +45,7 @@ from tests.config.helpers import (
     pod_labels,
     pod_spec,
     render_overlay,
+    selected_workloads,
     workloads,
 )
 
@@ -333,15 +334,6 @@ def scrape_jobs(docs) -> dict[str, list[tuple[str, str, int]]]:
                     host, port = host_port(target)
                     found.append(("static", host, port))
     return jobs
-
-
-def selected_workloads(docs, service_name: str) -> list[dict]:
-    selector = by_kind(docs, "Service")[service_name]["spec"]["selector"]
-    return [
-        w
-        for w in workloads(docs).values()
-        if all(pod_labels(w).get(k) == v for k, v in selector.items())
-    ]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -31,6 +31,7 @@ from tests.config.helpers import (
     pod_labels,
     pod_spec,
     render_overlay,
+    selected_workloads,
     workloads,
 )
 
@@ -59,32 +60,31 @@ def docs():
 # ----------------------------------------------------------------- calls
 def service_backends(docs, service: str, port: int) -> list[tuple[str, int]]:
     """(workload, container port) behind ``service:port``."""
-    spec = by_kind(docs, "Service")[service]["spec"]
-    (entry,) = [p for p in spec["ports"] if p["port"] == port] or [None]
-    assert entry, f"Service {service} has no port {port}"
-    target = entry.get("targetPort", port)
+    entries = [p for p in by_kind(docs, "Service")[service]["spec"]["ports"] if p["port"] == port]
+    assert entries, f"Service {service} has no port {port}"
+    target = entries[0].get("targetPort", port)
     found = []
-    for key, workload in workloads(docs).items():
-        if all(pod_labels(workload).get(k) == v for k, v in spec["selector"].items()):
-            named = {
-                p.get("name"): p["containerPort"]
-                for c in pod_spec(workload)["containers"]
-                for p in c.get("ports", [])
-            }
-            found.append((key, named.get(target, target)))
+    for workload in selected_workloads(docs, service):
+        named = {
+            p.get("name"): p["containerPort"]
+            for c in pod_spec(workload)["containers"]
+            for p in c.get("ports", [])
+        }
+        found.append((workload_key(workload), named.get(target, target)))
     assert found, f"Service {service} selects no workload"
     return found
 
 
 def dns_backends(docs, name: str, port: int) -> list[tuple[str, int]]:
     """Pods behind a headless Service's A records: the port is the pod's own."""
-    spec = by_kind(docs, "Service")[name]["spec"]
-    assert spec.get("clusterIP") == "None", f"{name} is resolved per pod but not headless"
-    return [
-        (key, port)
-        for key, workload in workloads(docs).items()
-        if all(pod_labels(workload).get(k) == v for k, v in spec["selector"].items())
-    ]
+    assert by_kind(docs, "Service")[name]["spec"].get("clusterIP") == "None", (
+        f"{name} is resolved per pod but not headless"
+    )
+    return [(workload_key(w), port) for w in selected_workloads(docs, name)]
+
+
+def workload_key(workload) -> str:
+    return f"{workload['kind']}/{workload['metadata']['name']}"
 
 
 def endpoint_calls(docs, source: str, endpoint: str, why: str) -> list[Call]:
@@ -289,7 +289,7 @@ def test_dev_has_no_policies_or_ingress():
     assert not by_kind(dev, "NetworkPolicy") and not by_kind(dev, "Ingress")
 
 
-def test_the_service_env_configmap_is_the_services_only_otlp_endpoint(docs):
+def test_the_derivation_sees_the_endpoint_the_services_load_from_a_configmap(docs):
     """The services' OTLP endpoint arrives through envFrom; the derivation must see it."""
     data = configmap_for(docs, "tracelab-service-env")["data"]
     calls = [c for c in calls_of(docs) if "OTEL_EXPORTER_OTLP_ENDPOINT" in c.why]
