@@ -22,9 +22,8 @@ from tests.config.helpers import (
     bind_mounts,
     by_kind,
     compose,
-    configmap_for,
-    container_env,
     env_of,
+    k8s_container_env,
     pod_spec,
     render_kustomization,
     workloads,
@@ -114,20 +113,6 @@ def mounted_file(docs: tuple[dict[str, Any], ...], pod: Mapping[str, Any], conta
         assert key in data, f"ConfigMap {source['name']} has no {key}"
         return key, data[key]
     raise AssertionError(f"{path} is on no volume of {container['name']}")
-
-
-def k8s_container_env(docs: tuple[dict[str, Any], ...], container) -> dict[str, str]:
-    """Plain env values of a container; ConfigMap refs resolved, Secrets get stand-ins."""
-    env = {}
-    for name, value in container_env(container).items():
-        if isinstance(value, str):
-            env[name] = value
-        elif "configMapKeyRef" in value:
-            ref = value["configMapKeyRef"]
-            env[name] = configmap_for(docs, ref["name"])["data"][ref["key"]]
-        else:
-            env[name] = f"stand-in-{name.lower()}"
-    return env
 
 
 def k8s_variants(
