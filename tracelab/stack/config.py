@@ -340,6 +340,11 @@ def _port_vars(ports: Mapping[str, int], component: str) -> dict[str, str]:
     return {spec.env_var: str(ports[key]) for key, spec in BY_NAME[component].ports.items()}
 
 
+def stack_dsn(ports: Mapping[str, int], components: Iterable[str]) -> str | None:
+    """The database URL of a stack of ``components`` (None without PostgreSQL)."""
+    return database_url(ports["postgres"]) if POSTGRES in set(components) else None
+
+
 def stack_urls(
     ports: Mapping[str, int], components: Iterable[str], dsn: str | None
 ) -> dict[str, str]:
