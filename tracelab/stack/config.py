@@ -25,7 +25,7 @@ from tracelab.stack.component import (
 )
 from tracelab.stack.errors import StackError
 from tracelab.stack.pgserver import PostgresServer
-from tracelab.stack.ports import LOCALHOST, find_free_port, is_port_free
+from tracelab.stack.ports import LOCALHOST, find_free_port, find_free_ports, is_port_free
 from tracelab.stack.postgres import DB_NAME, DB_PASSWORD, DB_USER, database_url
 
 __all__ = ["DB_NAME", "DB_PASSWORD", "DB_USER", "PortSpec", "database_url"]
@@ -311,6 +311,16 @@ def resolve_port(spec: PortSpec, environ: Mapping[str, str]) -> int:
     if spec.floating and not is_port_free(spec.default):
         return find_free_port()
     return spec.default
+
+
+def free_port_env() -> dict[str, str]:
+    """Every port variable of the stack set to a port free right now.
+
+    A stack started with it runs beside a developer's ``make up`` stack (and
+    the tests' ones) without either noticing the other.
+    """
+    names = [spec.env_var for spec in ALL_PORT_SPECS.values()]
+    return dict(zip(names, map(str, find_free_ports(len(names))), strict=True))
 
 
 def resolve_ports(environ: Mapping[str, str]) -> dict[str, int]:

@@ -178,3 +178,10 @@ def test_every_port_belongs_to_its_row_and_only_postgres_floats():
 def test_every_url_key_is_unique_and_labelled():
     keys = [url.key for component in cfg.COMPONENTS for url in component.urls]
     assert len(keys) == len(set(keys)) == len(cfg.URL_LABELS)
+
+
+def test_free_port_env_sets_every_port_of_the_table_postgres_too():
+    env = cfg.free_port_env()
+    assert set(env) == {spec.env_var for spec in cfg.ALL_PORT_SPECS.values()}
+    assert "TRACELAB_POSTGRES_PORT" in env
+    assert all(is_port_free(int(port)) for port in env.values())
