@@ -177,24 +177,28 @@ Command = PythonModule | Tool
 
 
 class Hooks(Protocol):
-    """The steps of a component that is more than one process to spawn and poll."""
+    """The steps of a component that is more than one process to spawn and poll.
 
-    def preflight(self, site: Site) -> None:
+    Each gets its own row (``row``): its name, ports, readiness probes, URLs.
+    """
+
+    def preflight(self, row: Component, site: Site) -> None:
         """Fail, before anything starts, when the component cannot start."""
 
-    def start(self, launch: Launch, fresh: bool) -> Step:
-        """Start it; ``fresh`` on a new stack, not when one component is restarted."""
+    def start(self, row: Component, launch: Launch, fresh: bool) -> Step:
+        """Start it (recording it with ``launch.record`` once it runs); ``fresh`` on a
+        new stack, not when just this component is restarted."""
         ...
 
-    def found(self, site: Site) -> ProcessRef | None:
+    def found(self, row: Component, site: Site) -> ProcessRef | None:
         """Its live process when the recorded one is gone (restarted outside the runner)."""
         ...
 
-    def present(self, site: Site) -> bool:
+    def present(self, row: Component, site: Site) -> bool:
         """True when something of it may still run (so a new stack stops it first)."""
         ...
 
-    def stop(self, site: Site, timeout: float) -> bool:
+    def stop(self, row: Component, site: Site, timeout: float) -> bool:
         """Stop it; True when something was stopped."""
         ...
 

@@ -193,7 +193,7 @@ COMPONENTS: tuple[Component, ...] = (
         },
         urls=(Url("postgres", "PostgreSQL", "postgres", form="dsn"),),
         ready=(PostgresProbe(),),
-        hooks=PostgresServer(POSTGRES, "postgres"),
+        hooks=PostgresServer(),
     ),
     Component(
         name=COLLECTOR,

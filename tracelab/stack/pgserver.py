@@ -13,8 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from tracelab.stack.checks import PostgresCheck
-from tracelab.stack.component import Launch, Site
+from tracelab.stack.component import Component, Launch, Site
 from tracelab.stack.errors import MissingBinaryError, StackError
 from tracelab.stack.logtail import prepare_log
 from tracelab.stack.postgres import PostgresCluster, find_pg_binaries, postmaster_ref
@@ -33,34 +32,32 @@ def data_dir(run_dir: Path) -> Path:
 
 
 class PostgresServer:
-    """Hooks of the ``postgres`` component (see :class:`tracelab.stack.component.Hooks`)."""
+    """Hooks of the ``postgres`` row (see :class:`tracelab.stack.component.Hooks`)."""
 
-    def __init__(self, name: str, port: str) -> None:
-        self.name = name
-        self.port = port
-
-    def cluster(self, site: Site) -> PostgresCluster:
+    def cluster(self, row: Component, site: Site) -> PostgresCluster:
         """The cluster of ``site``'s run directory (raises when initdb/pg_ctl are missing)."""
         return PostgresCluster(
-            data_dir(site.run_dir), site.log_path(self.name), find_pg_binaries(site.environ)
+            data_dir(site.run_dir), site.log_path(row.name), find_pg_binaries(site.environ)
         )
 
-    def preflight(self, site: Site) -> None:
+    def preflight(self, row: Component, site: Site) -> None:
         """The server binaries exist and the server user can work in the run directory."""
-        self.cluster(site).check_prerequisites()
+        self.cluster(row, site).check_prerequisites()
 
-    def start(self, launch: Launch, fresh: bool) -> Step:
+    def start(self, row: Component, launch: Launch, fresh: bool) -> Step:
         """``pg_ctl start -w`` as a step; on a fresh stack initdb first, then the database."""
-        cluster = self.cluster(launch.site)
+        cluster = self.cluster(row, launch.site)
         if fresh:
             cluster.initialize()
-        port, dsn = launch.ports[self.port], launch.dsn
+        (port_key,) = row.ports
+        port, dsn = launch.ports[port_key], launch.dsn
         assert dsn is not None
         wait_seconds = max(1, int(launch.deadline - time.monotonic()))
 
         def database_setup() -> list[Step]:
             """Record the server; on a fresh stack: role, database, then the bootstrap."""
-            launch.record(self.name, cluster.postmaster(), [PostgresCheck(dsn)], dsn)
+            checks = row.checks(launch.ports, dsn)
+            launch.record(row.name, cluster.postmaster(), checks, row.status_url(launch.ports, dsn))
             if not fresh:
                 return []
             cluster.create_app_database(port)
@@ -70,29 +67,29 @@ class PostgresServer:
 
         pg_ctl = launch.helper(cluster.start(port, wait_timeout=wait_seconds), PG_CTL_GRACE_S)
         return CommandStep(
-            self.name,
+            row.name,
             pg_ctl,
             cluster.log_path,
             then=database_setup,
             still_ok=lambda: cluster.postmaster() is not None,
         )
 
-    def found(self, site: Site) -> ProcessRef | None:
+    def found(self, row: Component, site: Site) -> ProcessRef | None:
         """The server the data directory names (restarted by pg_ctl, a test, a recovery)."""
         return postmaster_ref(data_dir(site.run_dir))
 
-    def present(self, site: Site) -> bool:
+    def present(self, row: Component, site: Site) -> bool:
         """True while the data directory says a server runs (or ran and was killed)."""
         return (data_dir(site.run_dir) / "postmaster.pid").exists()
 
-    def stop(self, site: Site, timeout: float) -> bool:
+    def stop(self, row: Component, site: Site, timeout: float) -> bool:
         """``pg_ctl stop -m fast`` (the process group when pg_ctl is gone); True if it ran."""
-        if not self.present(site):
+        if not self.present(row, site):
             return False
         try:
-            cluster = self.cluster(site)
+            cluster = self.cluster(row, site)
         except MissingBinaryError:
-            ref = self.found(site)
+            ref = self.found(row, site)
             if ref is None:
                 return False
             stop_groups([ref], timeout=timeout)

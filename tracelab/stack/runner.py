@@ -260,7 +260,7 @@ class Stack:
             if restarted is not None:
                 return restarted
             if run.state is not None or any(
-                c.hooks.present(self.site) for c in cfg.COMPONENTS if c.hooks
+                c.hooks.present(c, self.site) for c in cfg.COMPONENTS if c.hooks
             ):
                 self.echo("stopping the previous stack first")
                 self._down(run, timeout=10.0)
@@ -303,11 +303,11 @@ class Stack:
         rows = []
         for name, recorded in state.components.items():
             ref = recorded.ref
-            hooks = _row(name).hooks if name in cfg.BY_NAME else None
-            if hooks is not None and not (ref is not None and ref.alive()):
+            row = cfg.BY_NAME.get(name)
+            if row is not None and row.hooks and not (ref is not None and ref.alive()):
                 # Restarted outside the runner (pg_ctl restart, a test, a crash
                 # and recovery): the component itself names its live process.
-                ref = hooks.found(self.site) or ref
+                ref = row.hooks.found(row, self.site) or ref
             alive = ref is not None and ref.alive()
             checks = [check_from_dict(dict(c)) for c in recorded.checks]
             rows.append(
@@ -331,13 +331,16 @@ class Stack:
     def _info(self, state: StackState | None) -> StackInfo | None:
         if state is None:
             return None
+        return self._info_of(state, float(state.ready_seconds or 0.0))
+
+    def _info_of(self, state: StackState, elapsed: float) -> StackInfo:
         return StackInfo(
             run_dir=self.run_dir,
             components=tuple((state.signature or {}).get("components") or state.components),
             ports=dict(state.ports),
             urls=dict(state.urls),
             dsn=state.dsn,
-            elapsed=float(state.ready_seconds or 0.0),
+            elapsed=elapsed,
         )
 
     # -- up --------------------------------------------------------------------------
@@ -415,9 +418,7 @@ class Stack:
             self._relaunch(run, stuck, extra_env, started, timeout)
         elapsed = time.monotonic() - started
         state = run.update(ready=True)
-        return StackInfo(
-            self.run_dir, wanted, dict(state.ports), dict(state.urls), state.dsn, elapsed
-        )
+        return self._info_of(state, elapsed)
 
     def _relaunch(
         self,
@@ -478,18 +479,15 @@ class Stack:
         self._start_stages(run, services, launch, fresh=True, started=started, timeout=timeout)
         elapsed = time.monotonic() - started
         state = run.update(ready=True, ready_seconds=round(elapsed, 2))
-        return StackInfo(
-            self.run_dir, wanted, dict(state.ports), dict(state.urls), state.dsn, elapsed
-        )
+        return self._info_of(state, elapsed)
 
     def _stop_recorded(self, state: StackState, names: list[str], *, also_found: bool) -> None:
         """Stop the recorded processes of ``names`` (and, with ``also_found``, the live
         ones their hooks find); raise when one survives."""
         refs = [ref for name in names if (ref := _recorded_ref(state, name)) is not None]
         if also_found:
-            for name in names:
-                hooks = _row(name).hooks
-                if hooks is not None and (live := hooks.found(self.site)) is not None:
+            for row in map(_row, names):
+                if row.hooks is not None and (live := row.hooks.found(row, self.site)):
                     refs.append(live)
         survivors = [proc for proc in stop_groups(refs, timeout=10.0) if is_running(proc)]
         if survivors:
@@ -520,7 +518,7 @@ class Stack:
         conflicts = cfg.port_conflicts(ports, wanted)
         for row in rows:
             if row.hooks is not None:
-                row.hooks.preflight(self.site)
+                row.hooks.preflight(row, self.site)
         if conflicts:
             raise PortInUseError(conflicts)
         return ports
@@ -614,7 +612,7 @@ class Stack:
 
     def _start_one(self, run: _Run, row: Component, launch: Launch, fresh: bool) -> Step:
         if row.hooks is not None:
-            return row.hooks.start(launch, fresh)
+            return row.hooks.start(row, launch, fresh)
         assert row.command is not None and row.env is not None
         log = self.log_path(row.name)
         checks = row.checks(launch.ports, launch.dsn)
@@ -640,10 +638,9 @@ class Stack:
             }
             survivors += stop_groups(refs.values(), timeout=timeout)
             stopped += list(refs)
-            for name in names:
-                hooks = _row(name).hooks
-                if hooks is not None and hooks.stop(self.site, timeout):
-                    stopped.append(name)
+            for row in map(_row, names):
+                if row.hooks is not None and row.hooks.stop(row, self.site, timeout):
+                    stopped.append(row.name)
         leftovers = [
             f"{name} (pid {ref.pid})"
             for name in state.components
