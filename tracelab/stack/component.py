@@ -23,6 +23,8 @@ from tracelab.stack.secrets import stack_secrets
 from tracelab.stack.startup import Step
 
 Kind = Literal["infra", "service", "tooling"]
+# The kinds in start order (``tracelab down`` names what it stopped in the reverse).
+KINDS: tuple[Kind, ...] = ("infra", "service", "tooling")
 
 
 @dataclass(frozen=True)

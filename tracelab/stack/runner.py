@@ -33,7 +33,7 @@ from typing import Any
 
 from tracelab.stack import config as cfg
 from tracelab.stack.checks import Check, all_pass, check_from_dict
-from tracelab.stack.component import Component, Launch, PythonModule, Site, Tool
+from tracelab.stack.component import KINDS, Component, Launch, PythonModule, Site, Tool
 from tracelab.stack.errors import MissingBinaryError, PortInUseError, StackError
 from tracelab.stack.logtail import prepare_log
 from tracelab.stack.paths import repo_root
@@ -623,12 +623,15 @@ class Stack:
 
     # -- down --------------------------------------------------------------------------
     def _down(self, run: _Run, timeout: float) -> list[str]:
-        """Stop in reverse start order: each stage's processes together, then its hooks."""
+        """Stop in reverse start order: each stage's processes together, then its hooks.
+
+        Within a stage, the kinds in reverse (the console before the services).
+        """
         state = run.state or StackState()
         stopped: list[str] = []
         survivors = []
         for stage in reversed(cfg.stages(cfg.ALL_COMPONENTS)):
-            names = list(reversed(stage))
+            names = sorted(stage, key=lambda name: -KINDS.index(_row(name).kind))
             refs = {
                 name: ref
                 for name in names

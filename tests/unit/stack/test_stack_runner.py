@@ -208,3 +208,40 @@ def test_up_on_a_healthy_stack_reads_the_state_once(tmp_path, state_reads):
         assert len(state_reads) == 1
         assert stack.is_ready()
         assert len(state_reads) == 2
+
+
+def test_down_stops_the_recorded_processes_and_names_them_in_stop_order(tmp_path):
+    """Stand-ins (``sleep``) for every component but PostgreSQL, recorded as a stack."""
+    import psutil
+
+    from tracelab.stack import config as cfg
+    from tracelab.stack.process import spawn
+
+    run = tmp_path / "run"
+    names = [name for name in cfg.ALL_COMPONENTS if name != cfg.POSTGRES]
+    procs = {
+        name: spawn(["sleep", "60"], env={}, cwd=tmp_path, log_path=tmp_path / f"{name}.log")
+        for name in names
+    }
+    save_state(
+        run,
+        {
+            "components": {
+                name: {"pid": proc.pid, "create_time": psutil.Process(proc.pid).create_time()}
+                for name, proc in procs.items()
+            }
+        },
+    )
+    stack = Stack(_fake_root(tmp_path, tools=True), run_dir=run)
+    assert stack.down(timeout=5) == [
+        "console",
+        "db",
+        "auth",
+        "user",
+        "gateway",
+        "frontend",
+        "otel-collector",
+        "jaeger",
+    ]
+    assert all(proc.wait(timeout=5) is not None for proc in procs.values())
+    assert load_state(run) is None
