@@ -20,6 +20,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from tracelab.stack import config as stack
+from tracelab.stack.component import HttpProbe, PythonModule
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -34,12 +37,11 @@ OVERLAYS = ("dev", "production")
 # schemas shipped by kubernetes-validate, strict: unknown fields fail).
 KUBERNETES_VERSION = "1.34.0"
 
-# The config files the local stack runs with (tracelab/stack/runner.py); Compose
-# and Kubernetes must use these very files. Tempo is not run locally (see the
+# The config files the local stack runs with (its component table); Compose and
+# Kubernetes must use these very files. Tempo is not run locally (see the
 # README), but it is one file for Compose and Kubernetes all the same.
 SHARED_CONFIGS = {
-    "otel-collector": ROOT / "infra" / "otel-collector" / "config.yaml",
-    "jaeger": ROOT / "infra" / "jaeger" / "config.yaml",
+    **{name: ROOT / path for name, path in stack.INFRA_CONFIGS.items()},
     "tempo": ROOT / "infra" / "tempo" / "tempo.yaml",
 }
 PROMETHEUS_CONFIG = ROOT / "infra" / "prometheus" / "prometheus.yml"
@@ -48,8 +50,27 @@ DATASOURCES_FILE = GRAFANA_DIR / "provisioning" / "datasources" / "datasources.y
 DASHBOARD_PROVIDERS_FILE = GRAFANA_DIR / "provisioning" / "dashboards" / "tracelab.yaml"
 DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
 
-# The five services and the port each listens on (docs/architecture.md).
-SERVICE_PORTS = {"frontend": 8080, "gateway": 8081, "auth": 8082, "user": 8083, "db": 8084}
+# The five services and the port each listens on, from the local stack's table:
+# every mode runs them on the same ports.
+SERVICE_PORTS = {name: stack.default_port(name) for name in stack.SERVICES}
+CONSOLE_PORT = stack.default_port(stack.CONSOLE)
+SPAN_METRICS_PORT = stack.PORT_SPECS["collector_spanmetrics"].default
+JAEGER_QUERY_PORT = stack.PORT_SPECS["jaeger_query"].default
+
+
+def readiness_path(name: str) -> str:
+    """The path the local stack polls for ``name`` to be ready (``/readyz``)."""
+    (probe,) = stack.BY_NAME[name].ready
+    assert isinstance(probe, HttpProbe), f"{name} is not probed over HTTP"
+    return probe.path
+
+
+def python_module(name: str) -> str:
+    """The module the local stack runs ``name`` as (``python -m <module>``)."""
+    command = stack.BY_NAME[name].command
+    assert isinstance(command, PythonModule), f"{name} is not a Python module"
+    return command.module
+
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$")
 _COMPOSE_UNITS = {

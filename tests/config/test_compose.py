@@ -19,11 +19,13 @@ import yaml
 
 from tests.config.helpers import (
     COMPOSE_FILE,
+    CONSOLE_PORT,
     DASHBOARDS_DIR,
     PROMETHEUS_CONFIG,
     ROOT,
     SERVICE_PORTS,
     SHARED_CONFIGS,
+    SPAN_METRICS_PORT,
     bind_mounts,
     compose,
     compose_bytes,
@@ -41,6 +43,7 @@ from tests.config.helpers import (
     otel_env_references,
     parse_env_file,
     published_ports,
+    readiness_path,
     tool,
 )
 
@@ -301,7 +304,8 @@ def test_services_listen_on_their_documented_port_and_publish_it():
         assert env["PORT"] == str(port)
         assert env["BIND_HOST"] == "0.0.0.0"
         assert [container for _, _, container in published_ports(service)] == [port]
-        assert f"http://127.0.0.1:{port}/readyz" in " ".join(service["healthcheck"]["test"])
+        probe = f"http://127.0.0.1:{port}{readiness_path(name)}"
+        assert probe in " ".join(service["healthcheck"]["test"])
         assert (ROOT / "services" / name / "__main__.py").is_file()
 
 
@@ -402,14 +406,16 @@ def test_the_console_reads_every_backend_and_service_of_the_stack():
     env = component_env("console")
     assert env["SERVICE"] == "console" and "command" not in console  # the image's CMD runs it
     assert (ROOT / "tracelab" / "console" / "__main__.py").is_file()
-    assert env["TRACELAB_CONSOLE_HOST"] == "0.0.0.0" and env["TRACELAB_CONSOLE_PORT"] == "8090"
-    assert [container for _, _, container in published_ports(console)] == [8090]
-    assert "http://127.0.0.1:8090/readyz" in " ".join(console["healthcheck"]["test"])
+    assert env["TRACELAB_CONSOLE_HOST"] == "0.0.0.0"
+    assert env["TRACELAB_CONSOLE_PORT"] == str(CONSOLE_PORT)
+    assert [container for _, _, container in published_ports(console)] == [CONSOLE_PORT]
+    probe = f"http://127.0.0.1:{CONSOLE_PORT}{readiness_path('console')}"
+    assert probe in " ".join(console["healthcheck"]["test"])
     assert_reaches(env["JAEGER_QUERY_URL"], "jaeger")
     assert_reaches(env["TEMPO_QUERY_URL"], "tempo")
     assert_reaches(env["FRONTEND_URL"], "frontend")
     assert_reaches(env["TRACELAB_SPAN_METRICS_URL"], "otel-collector")
-    assert env["TRACELAB_SPAN_METRICS_URL"].endswith(":8889/metrics")
+    assert env["TRACELAB_SPAN_METRICS_URL"].endswith(f":{SPAN_METRICS_PORT}/metrics")
     for name in ("gateway", "auth", "user", "db"):
         var = "DB_SERVICE_URL" if name == "db" else f"{name.upper()}_URL"
         assert_reaches(env[var], name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -11,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.config.helpers import DOCKERFILE, ROOT, SERVICE_PORTS, compose, instructions
+from tests.config.helpers import (
+    CONSOLE_PORT,
+    DOCKERFILE,
+    ROOT,
+    SERVICE_PORTS,
+    compose,
+    instructions,
+    python_module,
+    readiness_path,
+)
 
 DOCKERIGNORE = ROOT / ".dockerignore"
 # The project's uv (make venv installs it at infra/versions.env's UV_VERSION).
@@ -194,8 +204,20 @@ def test_healthcheck_knows_every_service_port():
     mapping = re.search(r"dict\(([^)]*)\)", check.split("CMD", 1)[1])
     assert mapping, "the healthcheck maps SERVICE to its default port"
     ports = dict(re.findall(r"(\w+)=(\d+)", mapping.group(1)))
-    assert {k: int(v) for k, v in ports.items()} == {**SERVICE_PORTS, "console": 8090}
+    assert {k: int(v) for k, v in ports.items()} == {**SERVICE_PORTS, "console": CONSOLE_PORT}
+    assert {readiness_path(name) for name in [*SERVICE_PORTS, "console"]} == {"/readyz"}
     assert "/readyz" in check
+
+
+def test_the_image_runs_the_modules_the_local_stack_runs():
+    """One command per component in every mode: the image's CMD is the local stack's."""
+    (cmd,) = [rest for word, rest in instructions() if word == "CMD"]
+    script = json.loads(cmd)[-1]
+    assert f"exec python -m {python_module('console')};" in script
+    assert 'exec python -m "services.${SERVICE}"' in script
+    assert {python_module(name) for name in SERVICE_PORTS} == {
+        f"services.{name}" for name in SERVICE_PORTS
+    }
 
 
 def test_compose_runs_every_service_from_this_one_image():

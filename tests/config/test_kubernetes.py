@@ -15,9 +15,11 @@ import pytest
 import yaml
 
 from tests.config.helpers import (
+    CONSOLE_PORT,
     DASHBOARD_PROVIDERS_FILE,
     DASHBOARDS_DIR,
     DATASOURCES_FILE,
+    JAEGER_QUERY_PORT,
     K8S_BASE,
     K8S_DIR,
     KUBERNETES_VERSION,
@@ -27,6 +29,7 @@ from tests.config.helpers import (
     ROOT,
     SERVICE_PORTS,
     SHARED_CONFIGS,
+    SPAN_METRICS_PORT,
     WORKLOAD_KINDS,
     by_kind,
     collector_config,
@@ -449,18 +452,20 @@ def test_the_console_runs_in_dev_only_and_reads_the_clusters_backends():
     env = {item["name"]: item.get("value") for item in console["env"]}
     assert env["SERVICE"] == "console" and env["TRACELAB_CONSOLE_HOST"] == "0.0.0.0"
     assert (env["JAEGER_QUERY_URL"], env["TEMPO_QUERY_URL"]) == (
-        "http://jaeger:16686",
+        f"http://jaeger:{JAEGER_QUERY_PORT}",
         "http://tempo:3200",
     )
     assert env["FRONTEND_URL"] == "http://frontend:8080"
     services = by_kind(dev, "Service")
     # The span metrics, on a port the collector's metrics Service publishes.
-    assert env["TRACELAB_SPAN_METRICS_URL"] == "http://otel-collector-metrics:8889/metrics"
+    assert env["TRACELAB_SPAN_METRICS_URL"] == (
+        f"http://otel-collector-metrics:{SPAN_METRICS_PORT}/metrics"
+    )
     metrics_ports = {p["port"] for p in services["otel-collector-metrics"]["spec"]["ports"]}
-    assert 8889 in metrics_ports
-    assert services["console"]["spec"]["ports"][0]["port"] == 8090
+    assert SPAN_METRICS_PORT in metrics_ports
+    assert services["console"]["spec"]["ports"][0]["port"] == CONSOLE_PORT
     frontend = {i["name"]: i.get("value") for i in the_container(dev, "Deployment/frontend")["env"]}
-    assert frontend["TRACELAB_CONSOLE_URL"] == "http://localhost:8090"
+    assert frontend["TRACELAB_CONSOLE_URL"] == f"http://localhost:{CONSOLE_PORT}"
     assert "Deployment/console" not in workloads(production())
 
 

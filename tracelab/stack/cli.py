@@ -19,26 +19,6 @@ from tracelab.stack.tools import ALL_TOOL_NAMES, build_tools
 
 T = TypeVar("T")
 
-URL_LABELS = {
-    "console": "tracelab console (open this)",
-    "frontend": "frontend (demo app, public API)",
-    "gateway": "gateway",
-    "auth": "auth",
-    "user": "user",
-    "db": "db service",
-    "jaeger": "Jaeger query API (no UI locally)",
-    "jaeger_api": "Jaeger query API v3",
-    "jaeger_otlp_grpc": "Jaeger OTLP gRPC",
-    "jaeger_health": "Jaeger health",
-    "jaeger_metrics": "Jaeger own metrics",
-    "otlp_http": "collector OTLP HTTP",
-    "otlp_grpc": "collector OTLP gRPC",
-    "span_metrics": "collector span metrics",
-    "collector_health": "collector health",
-    "collector_metrics": "collector own metrics",
-    "postgres": "PostgreSQL",
-}
-
 
 def _run(action: Callable[[], T]) -> T:
     """Run ``action``; a StackError becomes ``error: ...`` (plus a log tail) and exit 1."""
@@ -54,9 +34,10 @@ def _run(action: Callable[[], T]) -> T:
 
 def print_urls(info: StackInfo) -> None:
     """Print every URL of ``info`` as an aligned two-column list."""
-    width = max((len(URL_LABELS.get(k, k)) for k in info.urls), default=0)
+    labels = {key: cfg.URL_LABELS.get(key, key) for key in info.urls}
+    width = max(map(len, labels.values()), default=0)
     for key, url in info.urls.items():
-        click.echo(f"  {URL_LABELS.get(key, key):<{width}}  {url}")
+        click.echo(f"  {labels[key]:<{width}}  {url}")
 
 
 @click.command()

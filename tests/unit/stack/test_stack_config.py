@@ -157,3 +157,31 @@ def test_infra_config_env_lists_what_the_collector_and_jaeger_configs_read():
     assert env["JAEGER_MAX_TRACES"] is None
     assert {"TRACES_EXPORTERS", "OTELCOL_OTLP_HTTP_PORT", "JAEGER_QUERY_PORT"} <= set(env)
     assert "HOME" not in env
+
+
+def test_the_table_starts_the_infrastructure_first_then_the_rest_together():
+    assert cfg.stages(cfg.ALL_COMPONENTS) == [list(cfg.INFRA), [*cfg.SERVICES, *cfg.TOOLING]]
+    assert cfg.stages(["gateway", "jaeger"]) == [["jaeger"], ["gateway"]]
+    assert cfg.ALL_COMPONENTS == cfg.INFRA + cfg.SERVICES + cfg.TOOLING
+
+
+def test_every_port_belongs_to_its_row_and_only_postgres_floats():
+    for component in cfg.COMPONENTS:
+        assert {spec.component for spec in component.ports.values()} == {component.name}
+    floating = [key for key, spec in cfg.ALL_PORT_SPECS.items() if spec.floating]
+    assert floating == ["postgres"]
+    assert "postgres" not in cfg.PORT_SPECS  # not part of a stack's signature
+    assert len({spec.env_var for spec in cfg.ALL_PORT_SPECS.values()}) == len(cfg.ALL_PORT_SPECS)
+    assert cfg.default_port("console") == 8090 and cfg.default_port("db") == 8084
+
+
+def test_every_url_key_is_unique_and_labelled():
+    keys = [url.key for component in cfg.COMPONENTS for url in component.urls]
+    assert len(keys) == len(set(keys)) == len(cfg.URL_LABELS)
+
+
+def test_free_port_env_sets_every_port_of_the_table_postgres_too():
+    env = cfg.free_port_env()
+    assert set(env) == {spec.env_var for spec in cfg.ALL_PORT_SPECS.values()}
+    assert "TRACELAB_POSTGRES_PORT" in env
+    assert all(is_port_free(int(port)) for port in env.values())
