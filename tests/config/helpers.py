@@ -32,13 +32,16 @@ KUBERNETES_VERSION = "1.34.0"
 KUSTOMIZE_FLAGS = ("--load-restrictor", "LoadRestrictionsNone")
 
 # The config files the local stack runs with (tracelab/stack/runner.py); Compose
-# and Kubernetes must use these very files. Tempo is not run locally (see the
-# README), but it is one file for Compose and Kubernetes all the same.
+# and Kubernetes must use these very files. Tempo and Loki are not run locally
+# (see the README), but each is one file for Compose and Kubernetes all the same.
 SHARED_CONFIGS = {
     "otel-collector": ROOT / "infra" / "otel-collector" / "config.yaml",
     "jaeger": ROOT / "infra" / "jaeger" / "config.yaml",
     "tempo": ROOT / "infra" / "tempo" / "tempo.yaml",
+    "loki": ROOT / "infra" / "loki" / "loki.yaml",
 }
+# Started with -config.expand-env=true: envsubst-style ${VAR:-default}.
+ENVSUBST_CONFIGS = {"tempo", "loki"}
 PROMETHEUS_CONFIG = ROOT / "infra" / "prometheus" / "prometheus.yml"
 GRAFANA_DIR = ROOT / "infra" / "grafana"
 DATASOURCES_FILE = GRAFANA_DIR / "provisioning" / "datasources" / "datasources.yaml"
@@ -172,10 +175,11 @@ def expand_envsubst(text: str, env: Mapping[str, str]) -> str:
 
 
 def load_expanded(component: str, env: Mapping[str, str]) -> dict[str, Any]:
-    """A shared config (collector, jaeger, tempo) parsed as its program would see it."""
+    """A shared config (collector, jaeger, tempo, loki) parsed as its program would see it."""
     path = SHARED_CONFIGS[component]
     text = path.read_text()
-    expanded = expand_envsubst(text, env) if component == "tempo" else expand_otel(text, env)
+    envsubst = component in ENVSUBST_CONFIGS
+    expanded = expand_envsubst(text, env) if envsubst else expand_otel(text, env)
     return yaml.safe_load(expanded)
 
 
@@ -250,12 +254,20 @@ def tempo_listeners(config: Mapping[str, Any]) -> Listeners:
     return Listeners(frozenset(hosts), frozenset(ports))
 
 
+def loki_listeners(config: Mapping[str, Any]) -> Listeners:
+    server = config["server"]
+    hosts = {server["http_listen_address"], server["grpc_listen_address"]}
+    ports = {int(server["http_listen_port"]), int(server["grpc_listen_port"])}
+    return Listeners(frozenset(hosts), frozenset(ports))
+
+
 def listeners(component: str, env: Mapping[str, str]) -> Listeners:
     config = load_expanded(component, env)
     return {
         "otel-collector": collector_listeners,
         "jaeger": jaeger_listeners,
         "tempo": tempo_listeners,
+        "loki": loki_listeners,
     }[component](config)
 
 

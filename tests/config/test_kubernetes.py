@@ -24,14 +24,17 @@ from tests.config.helpers import (
     SERVICE_PORTS,
     SHARED_CONFIGS,
     by_kind,
+    compose,
     configmap_for,
     container_env,
     dotenv,
     host_port,
     k8s_bytes,
     listeners,
+    load_expanded,
     pod_labels,
     pod_spec,
+    published_ports,
     render_overlay,
     workloads,
 )
@@ -57,6 +60,7 @@ SHARED_CONFIGMAPS = {
     "otel-collector-config": {"config.yaml": SHARED_CONFIGS["otel-collector"]},
     "jaeger-config": {"config.yaml": SHARED_CONFIGS["jaeger"]},
     "tempo-config": {"tempo.yaml": SHARED_CONFIGS["tempo"]},
+    "loki-config": {"loki.yaml": SHARED_CONFIGS["loki"]},
     "prometheus-config": {"prometheus.yml": PROMETHEUS_CONFIG},
     "grafana-datasources": {"datasources.yaml": DATASOURCES_FILE},
     "grafana-dashboard-providers": {"tracelab.yaml": DASHBOARD_PROVIDERS_FILE},
@@ -71,6 +75,7 @@ IMAGE_PINS = {
     "otel/opentelemetry-collector-contrib": "OTELCOL_IMAGE",
     "jaegertracing/jaeger": "JAEGER_IMAGE",
     "grafana/tempo": "TEMPO_IMAGE",
+    "grafana/loki": "LOKI_IMAGE",
     "prom/prometheus": "PROMETHEUS_IMAGE",
     "grafana/grafana": "GRAFANA_IMAGE",
     "postgres": "POSTGRES_IMAGE",
@@ -277,6 +282,49 @@ def test_backends_listen_where_their_services_point(overlay):
     assert_reaches(docs, tempo["PROMETHEUS_REMOTE_WRITE_URL"], "prometheus")
     args = the_container(docs, "Deployment/prometheus")["args"]
     assert "--web.enable-remote-write-receiver" in args
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_export_logs_which_the_collector_sends_to_loki(overlay):
+    """In production too: tier 1 (the services' collector) exports logs itself."""
+    docs = render_overlay(overlay)
+    assert configmap_for(docs, "tracelab-service-env")["data"]["OTEL_LOGS_EXPORTER"] == "otlp"
+    env = {
+        k: v
+        for k, v in container_env(the_container(docs, "Deployment/otel-collector")).items()
+        if isinstance(v, str)
+    }
+    config = load_expanded("otel-collector", env)
+    assert config["service"]["pipelines"]["logs"]["exporters"] == ["otlp_http/loki"]
+    endpoint = config["exporters"]["otlp_http/loki"]["endpoint"]
+    assert endpoint == "http://loki:3100/otlp"
+    assert_reaches(docs, endpoint, "loki")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_loki_is_the_same_in_compose_and_kubernetes(overlay):
+    """Service name, port, image, config file and data directory."""
+    docs = render_overlay(overlay)
+    compose_loki = compose()["services"]["loki"]
+    container = the_container(docs, "Deployment/loki")
+    published = {container_port for _, _, container_port in published_ports(compose_loki)}
+    assert {p["containerPort"] for p in container["ports"]} == published == {3100}
+    assert service_ports(docs, "loki") == published
+    assert container["image"] == compose_loki["image"]
+    # The same flags, the file at the path the ConfigMap is mounted on.
+    compose_args = [a for a in compose_loki["command"] if not a.startswith("-config.file=")]
+    k8s_args = [a for a in container["args"] if not a.startswith("-config.file=")]
+    assert compose_args == k8s_args == ["-config.expand-env=true"]
+    (config_file,) = [a.partition("=")[2] for a in container["args"] if "-config.file=" in a]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    directory, _, filename = config_file.rpartition("/")
+    volumes = {v["name"]: v for v in pod_spec(workloads(docs)["Deployment/loki"])["volumes"]}
+    config_map = volumes[mounts[directory]]["configMap"]["name"]
+    assert configmap_for(docs, "loki-config")["metadata"]["name"] == config_map
+    assert filename in configmap_for(docs, "loki-config")["data"]
+    data_dir = load_expanded("loki", {})["common"]["path_prefix"]
+    assert mounts[data_dir] == "data"
+    assert f"loki-data:{data_dir}" in compose_loki["volumes"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -487,7 +535,10 @@ def test_production_disruption_budgets_cover_the_replicated_tiers():
 def test_production_keeps_data_on_persistent_volumes():
     docs = production()
     claims = by_kind(docs, "PersistentVolumeClaim")
-    assert {"tempo-data", "prometheus-data"} <= set(claims)
+    assert {"tempo-data", "prometheus-data", "loki-data"} <= set(claims)
+    loki = workloads(docs)["Deployment/loki"]
+    data = {v["name"]: v for v in pod_spec(loki)["volumes"]}["data"]
+    assert data == {"name": "data", "persistentVolumeClaim": {"claimName": "loki-data"}}
     postgres = workloads(docs)["StatefulSet/postgres"]
     (template,) = postgres["spec"]["volumeClaimTemplates"]
     assert k8s_bytes(template["spec"]["resources"]["requests"]["storage"]) >= 10 * 2**30
