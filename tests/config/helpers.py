@@ -236,7 +236,9 @@ def collector_listeners(config: Mapping[str, Any]) -> Listeners:
 
 def jaeger_listeners(config: Mapping[str, Any]) -> Listeners:
     pairs = [host_port(e) for _, e in _walk_endpoints(config.get("receivers", {}))]
-    pairs += [host_port(e) for _, e in _walk_endpoints(config.get("extensions", {}))]
+    # The storage extension's endpoints are where Jaeger connects, not listens.
+    servers = {k: v for k, v in config.get("extensions", {}).items() if k != "jaeger_storage"}
+    pairs += [host_port(e) for _, e in _walk_endpoints(servers)]
     for reader in config["service"]["telemetry"]["metrics"].get("readers", []):
         exporter = reader["pull"]["exporter"]["prometheus"]
         pairs.append((exporter["host"], int(exporter["port"])))
@@ -269,6 +271,35 @@ def listeners(component: str, env: Mapping[str, str]) -> Listeners:
         "tempo": tempo_listeners,
         "loki": loki_listeners,
     }[component](config)
+
+
+# ------------------------------------------------------ Jaeger's Monitor tab
+def span_metrics_scrape_port(collector_env: Mapping[str, str]) -> int:
+    """The port of the collector's Prometheus exporter, which serves the span metrics."""
+    config = load_expanded("otel-collector", collector_env)
+    (exporter,) = config["service"]["pipelines"]["metrics/spanmetrics"]["exporters"]
+    return host_port(config["exporters"][exporter]["endpoint"])[1]
+
+
+def jaeger_monitor_prometheus(jaeger_env: Mapping[str, str]) -> str | None:
+    """The Prometheus URL Jaeger's Monitor tab reads with ``jaeger_env``; None when off.
+
+    Checks on the way that the metrics backend asks for the names the
+    collector's span_metrics connector exports through its Prometheus
+    exporter: namespace with dots as underscores, the histogram's unit, and
+    the suffixes that exporter adds (``_total``, ``_milliseconds``).
+    """
+    jaeger = load_expanded("jaeger", jaeger_env)
+    name = jaeger["extensions"]["jaeger_query"]["storage"].get("metrics")
+    if not name:
+        return None
+    backend = jaeger["extensions"]["jaeger_storage"]["metric_backends"][name]["prometheus"]
+    connector = yaml.safe_load(SHARED_CONFIGS["otel-collector"].read_text())["connectors"]
+    span_metrics = connector["span_metrics"]
+    assert backend["metric_namespace"] == span_metrics["namespace"].replace(".", "_")
+    assert backend["latency_unit"] == span_metrics["histogram"]["unit"]
+    assert backend["normalize_calls"] is True and backend["normalize_duration"] is True
+    return backend["endpoint"]
 
 
 # ------------------------------------------------------------------ sizes

@@ -33,12 +33,14 @@ from tests.config.helpers import (
     envsubst_references,
     expand_otel,
     host_port,
+    jaeger_monitor_prometheus,
     listeners,
     load_expanded,
     named_volumes,
     otel_env_references,
     parse_env_file,
     published_ports,
+    span_metrics_scrape_port,
     tool,
 )
 
@@ -451,6 +453,29 @@ def test_loki_keeps_its_data_on_a_volume_and_answers_ready():
     assert "-config.expand-env=true" in services()["loki"]["command"]
     check = services()["loki"]["healthcheck"]["test"]
     assert check[-1].endswith(":3100/ready")
+
+
+def test_jaegers_monitor_tab_reads_the_span_metrics_prometheus_scrapes():
+    url = jaeger_monitor_prometheus(component_env("jaeger"))
+    assert url, "Compose runs Prometheus: the Monitor tab must be on"
+    assert_reaches(url, "prometheus")
+    port = span_metrics_scrape_port(component_env("otel-collector"))
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    scraped = [
+        (name, dns["port"])
+        for job in config["scrape_configs"]
+        for dns in job.get("dns_sd_configs", [])
+        for name in dns["names"]
+    ]
+    assert scraped and any(p == port for _, p in scraped), f"nothing scrapes :{port}"
+    for name, scraped_port in scraped:
+        if scraped_port == port:
+            assert_reaches(f"{name}:{port}", "otel-collector")
+
+
+def test_jaegers_monitor_tab_is_off_locally():
+    """No Prometheus in local mode: the shared file's defaults leave the tab off."""
+    assert jaeger_monitor_prometheus({}) is None
 
 
 def test_tempo_remote_writes_to_prometheus_which_accepts_it():

@@ -29,7 +29,13 @@ from tests.config.helpers import (
 )
 from tests.config.promql import balanced, read
 
-EXPECTED = {"prometheus": "prometheus", "tempo": "tempo", "jaeger": "jaeger"}  # uid -> type
+EXPECTED = {  # uid -> type
+    "prometheus": "prometheus",
+    "tempo": "tempo",
+    "jaeger": "jaeger",
+    "loki": "loki",
+}
+TRACE_UIDS = ("tempo", "jaeger")
 
 
 def datasources() -> list[dict[str, Any]]:
@@ -82,7 +88,7 @@ def assert_query_uses_emitted_metrics(expr: str, legend: str = "") -> None:
 
 
 # ----------------------------------------------------------- data sources
-def test_the_three_data_sources_with_fixed_uids():
+def test_the_data_sources_with_fixed_uids():
     sources = datasources()
     assert {s["uid"]: s["type"] for s in sources} == EXPECTED
     assert len(sources) == len(EXPECTED), "a uid appears twice"
@@ -122,6 +128,44 @@ def test_trace_to_metrics_and_service_map_links():
     assert sources["tempo"]["jsonData"]["serviceMap"]["datasourceUid"] == "prometheus"
     exemplars = sources["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
     assert exemplars == [{"name": "trace_id", "datasourceUid": "tempo"}]
+
+
+def loki_vocabulary() -> tuple[str, str]:
+    """Loki's names for an OTLP record's trace id and its service.name resource attribute.
+
+    Loki turns the record's trace id into structured metadata ``trace_id``
+    and the resource attribute ``service.name`` into the index label
+    ``service_name`` (dots become underscores); the collector hands it the
+    services' records unchanged (no processor renames them).
+    """
+    collector = yaml.safe_load(SHARED_CONFIGS["otel-collector"].read_text())
+    assert collector["service"]["pipelines"]["logs"]["processors"] == ["memory_limiter", "batch"]
+    return "trace_id", "service.name".replace(".", "_")
+
+
+def test_log_lines_link_to_their_trace_in_tempo_and_jaeger():
+    trace_id, _ = loki_vocabulary()
+    fields = by_uid()["loki"]["jsonData"]["derivedFields"]
+    assert {field["datasourceUid"] for field in fields} == set(TRACE_UIDS)
+    for field in fields:
+        # A label (structured metadata) match: the trace id is not in the line.
+        assert field["matcherType"] == "label"
+        assert field["matcherRegex"] == trace_id
+        assert field["url"] == "$${__value.raw}", "an internal link queries by the value"
+
+
+@pytest.mark.parametrize("uid", TRACE_UIDS)
+def test_spans_link_to_the_log_lines_of_their_trace(uid):
+    trace_id, service_label = loki_vocabulary()
+    link = by_uid()[uid]["jsonData"]["tracesToLogsV2"]
+    assert link["datasourceUid"] == "loki"
+    assert {"key": "service.name", "value": service_label} in link["tags"]
+    assert link["customQuery"] is True
+    query = link["query"]
+    assert query.startswith("{$${__tags}}"), "the stream selector of the span's service"
+    assert f'| {trace_id}="$${{__trace.traceId}}"' in query, "filter on the metadata, not text"
+    start, end = link["spanStartTimeShift"], link["spanEndTimeShift"]
+    assert start.startswith("-") and not end.startswith("-")
 
 
 def test_service_map_has_the_service_graph_metrics_behind_it():

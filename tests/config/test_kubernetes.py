@@ -29,6 +29,7 @@ from tests.config.helpers import (
     container_env,
     dotenv,
     host_port,
+    jaeger_monitor_prometheus,
     k8s_bytes,
     listeners,
     load_expanded,
@@ -36,6 +37,7 @@ from tests.config.helpers import (
     pod_spec,
     published_ports,
     render_overlay,
+    span_metrics_scrape_port,
     workloads,
 )
 
@@ -299,6 +301,30 @@ def test_services_export_logs_which_the_collector_sends_to_loki(overlay):
     endpoint = config["exporters"]["otlp_http/loki"]["endpoint"]
     assert endpoint == "http://loki:3100/otlp"
     assert_reaches(docs, endpoint, "loki")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_jaegers_monitor_tab_reads_the_span_metrics_prometheus_scrapes(overlay):
+    docs = render_overlay(overlay)
+    jaeger = container_env(the_container(docs, "Deployment/jaeger"))
+    url = jaeger_monitor_prometheus({k: v for k, v in jaeger.items() if isinstance(v, str)})
+    assert url, "Kubernetes runs Prometheus: the Monitor tab must be on"
+    assert_reaches(docs, url, "prometheus")
+    collector = container_env(the_container(docs, "Deployment/otel-collector"))
+    port = span_metrics_scrape_port({k: v for k, v in collector.items() if isinstance(v, str)})
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    targets = [
+        name
+        for job in config["scrape_configs"]
+        for dns in job.get("dns_sd_configs", [])
+        if dns["port"] == port
+        for name in dns["names"]
+    ]
+    assert targets, f"Prometheus scrapes no :{port}"
+    for name in targets:
+        assert port in service_ports(docs, name)
+        selected = by_kind(docs, "Service")[name]["spec"]["selector"]["app.kubernetes.io/name"]
+        assert selected == "otel-collector"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
