@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ from tests.config.helpers import (
     workloads,
 )
 from tests.config.promql import read
+from tracelab.stack import config as stack_config
 from tracelab.stack.tools import build_tools
 
 PRODUCTION = ROOT / "infra" / "k8s" / "overlays" / "production" / "config"
@@ -113,6 +115,51 @@ def test_configs_are_valid_as_kubernetes_runs_them(binaries, tmp_path, overlay):
     validate(binaries["jaeger"], jaeger_configs, k8s_env(overlay, "Deployment/jaeger"), tmp_path)
 
 
+def test_configs_are_valid_as_the_local_stack_runs_them(binaries, tmp_path):
+    """Local defaults: logs to `debug`, Jaeger's Monitor tab off (no Prometheus)."""
+    ports = stack_config.resolve_ports({})
+    collector = stack_config.collector_env(ports, {}, tmp_path / "queue")
+    validate(binaries["otelcol"], [SHARED_CONFIGS["otel-collector"]], collector, tmp_path)
+    jaeger = stack_config.jaeger_env(ports, {})
+    validate(binaries["jaeger"], [SHARED_CONFIGS["jaeger"]], jaeger, tmp_path)
+
+
+def jaeger_print_config(binary: Path, configs: list[Path], env: Mapping[str, str], cwd: Path):
+    result = subprocess.run(
+        [str(binary), "print-config", *(f"--config={path}" for path in configs)],
+        env={"PATH": "/usr/bin:/bin", **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+@pytest.mark.parametrize("mode", ["local", "compose", "dev", "production"])
+def test_jaegers_monitor_tab_as_each_mode_runs_it(binaries, tmp_path, mode):
+    """What Jaeger itself makes of the file: metrics storage on, a Prometheus backend."""
+    configs = [SHARED_CONFIGS["jaeger"]]
+    if mode == "local":
+        env = stack_config.jaeger_env(stack_config.resolve_ports({}), {})
+    elif mode == "compose":
+        env = env_of(compose()["services"]["jaeger"])
+    else:
+        env = k8s_env(mode, "Deployment/jaeger")
+        if mode == "production":
+            configs.append(PRODUCTION / "jaeger-opensearch.yaml")
+    merged = jaeger_print_config(binaries["jaeger"], configs, env, tmp_path)
+    metrics = merged["extensions"]["jaeger_query"]["storage"].get("metrics")
+    if mode == "local":
+        assert not metrics, "no Prometheus locally: the Monitor tab stays off"
+        return
+    backend = merged["extensions"]["jaeger_storage"]["metric_backends"][metrics]["prometheus"]
+    assert backend["endpoint"] == "http://prometheus:9090"
+    assert backend["normalize_calls"] is True and backend["normalize_duration"] is True
+
+
 def test_production_jaeger_merge_switches_storage_to_opensearch(binaries, tmp_path):
     env = k8s_env("production", "Deployment/jaeger")
     result = subprocess.run(
@@ -185,9 +232,9 @@ def otlp_span(service: str, kind: int, status: int, now_ns: int) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def exported(binaries, tmp_path_factory) -> Iterator[str]:
-    """The collector's span-metrics page after it saw a server and a client span."""
+@contextmanager
+def running_collector(binary: Path, log: Path, extra_env: Mapping[str, str]) -> Iterator[dict]:
+    """The collector on free ports with the shared config, until the block ends."""
     ports = {
         name: free_port()
         for name in (
@@ -204,18 +251,42 @@ def exported(binaries, tmp_path_factory) -> Iterator[str]:
         # Nothing listens there: the trace export fails quietly, metrics do not care.
         "JAEGER_OTLP_ENDPOINT": f"127.0.0.1:{free_port()}",
         **{name: str(port) for name, port in ports.items()},
+        **extra_env,
     }
-    log = tmp_path_factory.mktemp("otelcol") / "otelcol.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(binaries["otelcol"]), f"--config={SHARED_CONFIGS['otel-collector']}"],
+            [str(binary), f"--config={SHARED_CONFIGS['otel-collector']}"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     try:
+        health = f"http://127.0.0.1:{ports['OTELCOL_HEALTH_PORT']}/"
+        wait_until(lambda: get(health) is not None, log)
+        yield ports
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def post_json(url: str, body: dict) -> None:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+
+
+@pytest.fixture(scope="module")
+def exported(binaries, tmp_path_factory) -> Iterator[str]:
+    """The collector's span-metrics page after it saw a server and a client span."""
+    log = tmp_path_factory.mktemp("otelcol") / "otelcol.log"
+    with running_collector(binaries["otelcol"], log, {}) as ports:
         base = "http://127.0.0.1:{}".format
-        wait_until(lambda: get(base(ports["OTELCOL_HEALTH_PORT"]) + "/") is not None, log)
         now = time.time_ns()
         body = {
             "resourceSpans": [
@@ -223,13 +294,7 @@ def exported(binaries, tmp_path_factory) -> Iterator[str]:
                 otlp_span("frontend", kind=3, status=0, now_ns=now),  # CLIENT, UNSET
             ]
         }
-        request = urllib.request.Request(
-            base(ports["OTELCOL_OTLP_HTTP_PORT"]) + "/v1/traces",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            assert response.status == 200
+        post_json(base(ports["OTELCOL_OTLP_HTTP_PORT"]) + "/v1/traces", body)
         metrics_url = base(ports["OTELCOL_SPANMETRICS_PORT"]) + "/metrics"
         page: list[str] = []
 
@@ -240,13 +305,30 @@ def exported(binaries, tmp_path_factory) -> Iterator[str]:
 
         wait_until(has_both_kinds, log)
         yield page[0]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+
+
+def test_the_logs_pipeline_takes_log_records_as_the_local_stack_runs_it(binaries, tmp_path):
+    """The shared config's logs pipeline, local defaults (LOGS_EXPORTERS=[debug])."""
+    log = tmp_path / "otelcol.log"
+    queue = {"OTELCOL_QUEUE_DIR": str(tmp_path / "queue")}
+    with running_collector(binaries["otelcol"], log, queue) as ports:
+        record = {
+            "body": {"stringValue": "GET /api/dashboard -> 200"},
+            "traceId": "5b8efff798038103d269b633813fc60c",
+            "spanId": "0000000000000002",
+        }
+        body = {
+            "resourceLogs": [
+                {
+                    "resource": {
+                        "attributes": [{"key": "service.name", "value": {"stringValue": "auth"}}]
+                    },
+                    "scopeLogs": [{"logRecords": [record]}],
+                }
+            ]
+        }
+        post_json(f"http://127.0.0.1:{ports['OTELCOL_OTLP_HTTP_PORT']}/v1/logs", body)
+        wait_until(lambda: '"log records": 1' in log.read_text(), log)
 
 
 def get(url: str, openmetrics: bool = False) -> str | None:
