@@ -22,9 +22,10 @@ from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
 from opentelemetry.sdk.resources import Resource
 
-from services.common.config import ConfigError
+from services.common.config import OTLP_ENCODER_VAR, ConfigError
 
 LOGS_EXPORTER_VAR = "OTEL_LOGS_EXPORTER"
+
 # The SDK's own loggers (a failed export, a full queue): exporting those would
 # feed every export failure back into the next export.
 _SDK_LOGGER_PREFIX = "opentelemetry"
@@ -39,7 +40,14 @@ def exporter_name() -> str:
 
 
 def build_exporter() -> LogRecordExporter:
-    """The stock OTLP log exporter for ``OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL``."""
+    """An OTLP log exporter for ``OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL``.
+
+    As for spans (``telemetry.build_exporter``): ``grpc`` is the stock
+    OTLP/gRPC exporter, ``http/protobuf`` (the default) the stock OTLP/HTTP
+    exporter writing its request body directly
+    (:class:`~services.common.otlp_log_encoding.FastOTLPLogExporter`), and
+    ``TRACELAB_OTLP_ENCODER=stock`` the stock OTLP/HTTP exporter as it is.
+    """
     protocol = os.environ.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL") or os.environ.get(
         "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
     )
@@ -47,10 +55,14 @@ def build_exporter() -> LogRecordExporter:
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 
         return OTLPLogExporter()
-    if protocol == "http/protobuf":
+    if protocol == "http/protobuf" and os.environ.get(OTLP_ENCODER_VAR, "direct") == "stock":
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
         return OTLPLogExporter()
+    if protocol == "http/protobuf":
+        from services.common.otlp_log_encoding import FastOTLPLogExporter
+
+        return FastOTLPLogExporter()
     raise ConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not one of grpc, http/protobuf")
 
 

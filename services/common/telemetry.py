@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from services.common import log_export, span_loss
-from services.common.config import env_bool
+from services.common.config import OTLP_ENCODER_VAR, env_bool
 from services.common.sampling import PROBABILITY_ATTRIBUTE, configured_probability
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def build_resource(service_name: str, service_version: str, environment: str) ->
     return HashOnceResource(resource.attributes, resource.schema_url)
 
 
-ENCODER_VAR = "TRACELAB_OTLP_ENCODER"
+ENCODER_VAR = OTLP_ENCODER_VAR
 
 
 def build_exporter() -> SpanExporter:
