@@ -59,3 +59,17 @@ def test_no_log_is_exported_with_otel_logs_exporter_none(serve, otlp_receiver: O
     assert otlp_receiver.wait_for(lambda: otlp_receiver.of("user"))
     assert running.terminate() == 0  # flushes whatever is queued
     assert otlp_receiver.logs_of("user") == []
+
+
+@pytest.mark.parametrize(("service", "path", "span_name"), CASES, ids=[c[0] for c in CASES])
+def test_sigterm_flushes_the_queued_log_lines(
+    serve, otlp_receiver: OtlpReceiver, service, path, span_name
+):
+    """Like the spans (test_shutdown_flush): the batch would wait a minute, the stop sends it."""
+    running = serve(service, env(otlp_receiver, OTEL_BLRP_SCHEDULE_DELAY="60000"))
+    assert requests.get(running.url + path, timeout=5).status_code == 400
+    assert otlp_receiver.wait_for(lambda: otlp_receiver.of(service))
+    assert otlp_receiver.logs_of(service) == [], "exported before the stop: the test proves nothing"
+    assert running.terminate() == 0
+    bodies = [record.body for record in otlp_receiver.logs_of(service)]
+    assert f"GET {path} -> 400" in bodies, running.log.read_text()[-2000:]
