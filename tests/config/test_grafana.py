@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from services.common import telemetry
 from tests.config.helpers import (
     DASHBOARD_PROVIDERS_FILE,
     DASHBOARDS_DIR,
@@ -130,21 +131,42 @@ def test_trace_to_metrics_and_service_map_links():
     assert exemplars == [{"name": "trace_id", "datasourceUid": "tempo"}]
 
 
-def loki_vocabulary() -> tuple[str, str]:
-    """Loki's names for an OTLP record's trace id and its service.name resource attribute.
+# Resource attributes Loki makes index labels by default (its OTLP ingestion
+# docs, distributor.otlp_config); the others become structured metadata.
+LOKI_DEFAULT_INDEX_LABELS = {
+    "cloud.availability_zone",
+    "cloud.region",
+    "container.name",
+    "deployment.environment",
+    "k8s.cluster.name",
+    "k8s.container.name",
+    "k8s.cronjob.name",
+    "k8s.daemonset.name",
+    "k8s.deployment.name",
+    "k8s.job.name",
+    "k8s.namespace.name",
+    "k8s.pod.name",
+    "k8s.replicaset.name",
+    "k8s.statefulset.name",
+    "service.instance.id",
+    "service.name",
+    "service.namespace",
+}
 
-    Loki turns the record's trace id into structured metadata ``trace_id``
-    and the resource attribute ``service.name`` into the index label
-    ``service_name`` (dots become underscores); the collector hands it the
-    services' records unchanged (no processor renames them).
+
+def loki_trace_id() -> str:
+    """Loki's name for an OTLP record's trace id: structured metadata ``trace_id``.
+
+    The collector hands Loki the services' records unchanged (no processor
+    that could rename or drop fields in the logs pipeline).
     """
     collector = yaml.safe_load(SHARED_CONFIGS["otel-collector"].read_text())
     assert collector["service"]["pipelines"]["logs"]["processors"] == ["memory_limiter", "batch"]
-    return "trace_id", "service.name".replace(".", "_")
+    return "trace_id"
 
 
 def test_log_lines_link_to_their_trace_in_tempo_and_jaeger():
-    trace_id, _ = loki_vocabulary()
+    trace_id = loki_trace_id()
     fields = by_uid()["loki"]["jsonData"]["derivedFields"]
     assert {field["datasourceUid"] for field in fields} == set(TRACE_UIDS)
     for field in fields:
@@ -156,10 +178,17 @@ def test_log_lines_link_to_their_trace_in_tempo_and_jaeger():
 
 @pytest.mark.parametrize("uid", TRACE_UIDS)
 def test_spans_link_to_the_log_lines_of_their_trace(uid):
-    trace_id, service_label = loki_vocabulary()
+    trace_id = loki_trace_id()
     link = by_uid()[uid]["jsonData"]["tracesToLogsV2"]
     assert link["datasourceUid"] == "loki"
-    assert {"key": "service.name", "value": service_label} in link["tags"]
+    resource = telemetry.build_resource("auth", "1.0", "compose").attributes
+    for tag in link["tags"]:
+        # A resource attribute of every span that Loki indexes, under Loki's name;
+        # Jaeger shows no service.name among a span's tags (it is the service name).
+        assert tag["key"] in resource and tag["key"] in LOKI_DEFAULT_INDEX_LABELS, tag
+        assert tag["value"] == tag["key"].replace(".", "_"), tag
+        if uid == "jaeger":
+            assert tag["key"] != "service.name"
     assert link["customQuery"] is True
     query = link["query"]
     assert query.startswith("{$${__tags}}"), "the stream selector of the span's service"
