@@ -12,10 +12,10 @@
 #   make k8s-up            apply K8S_OVERLAY (dev | production) to the current context
 #   make k8s-down          delete it again
 #
-# The Kubernetes configs are the shared infra/* files, which live outside
-# infra/k8s/, so kustomize runs with LoadRestrictionsNone (see
-# infra/k8s/base/kustomization.yaml); `kubectl apply -k` cannot pass that
-# flag, hence render | apply.
+# The overlays render with plain kustomize (the base is infra/kustomization.yaml,
+# beside the shared configs), so `kubectl apply --server-side -k
+# infra/k8s/overlays/<overlay>` works too; render | apply keeps the exact
+# manifests in build/k8s/ for k8s-down and for review.
 
 COMPOSE ?= docker compose
 COMPOSE_DOWN_FLAGS ?=
@@ -24,7 +24,7 @@ KUBECTL ?= kubectl
 K8S_OVERLAY ?= dev
 K8S_NAMESPACE ?= tracelab
 K8S_RENDER_DIR ?= build/k8s
-KUSTOMIZE_FLAGS ?= --load-restrictor LoadRestrictionsNone
+KUSTOMIZE_FLAGS ?=
 DEPLOY_PYTEST ?= .venv/bin/pytest
 CONFIRM ?=
 C ?=
@@ -79,14 +79,15 @@ k8s-render:
 
 # Server-side apply: the seed ConfigMap is too large for the annotation that
 # client-side apply keeps. The locustfile ConfigMap comes from
-# loadtest/locustfile.py (Locust waits for it where that file is missing).
+# loadtest/locustfile.py (Locust waits for it where that file is missing);
+# only dev runs Locust, production has no load generator in its namespace.
 k8s-up: k8s-render
 	$(KUBECTL) apply --server-side --force-conflicts -f $(K8S_RENDER_DIR)/$(K8S_OVERLAY).yaml
 	@# The admin API's token: one per cluster, made here once, never committed.
 	@$(KUBECTL) -n $(K8S_NAMESPACE) get secret tracelab-admin >/dev/null 2>&1 || \
 		$(KUBECTL) -n $(K8S_NAMESPACE) create secret generic tracelab-admin \
 			--from-literal=TRACELAB_ADMIN_TOKEN=$$($(NEW_TOKEN))
-	@if [ -f loadtest/locustfile.py ]; then \
+	@if [ "$(K8S_OVERLAY)" != dev ]; then :; elif [ -f loadtest/locustfile.py ]; then \
 		$(KUBECTL) -n $(K8S_NAMESPACE) create configmap locustfile \
 			--from-file=locustfile.py=loadtest/locustfile.py --dry-run=client -o yaml \
 		| $(KUBECTL) apply --server-side --force-conflicts -f - ; \
@@ -106,7 +107,9 @@ k8s-up: k8s-render
 	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/tempo 3200:3200      -> http://localhost:3200"
 	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/loki 3100:3100       -> http://localhost:3100"
 	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/prometheus 9090:9090 -> http://localhost:9090"
-	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/locust-master 8089:8089 -> http://localhost:8089"
+	@if [ "$(K8S_OVERLAY)" = dev ]; then \
+		echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/locust-master 8089:8089 -> http://localhost:8089"; \
+	fi
 
 # Deleting the rendered objects deletes the namespace too, with its volumes:
 # the production overlay asks for CONFIRM=yes first.

@@ -34,6 +34,38 @@ def test_parse_prometheus_text_with_labels_and_escapes():
     assert promtext.total(samples, "no_such_metric") == 0.0
 
 
+# Prometheus 3 exposes UTF-8 names: quoted, inside the braces.
+UTF8_METRICS = """\
+# HELP "my.metric" A histogram whose name has a dot.
+# TYPE "my.metric" histogram
+{"my.metric", le="1"} 3
+{"my.metric", le="+Inf"} 4
+{"my.metric_sum"} 2.5
+{"my.metric_count"} 4
+# TYPE http_calls_total counter
+http_calls_total{"http.route"="/api/users/{id}"} 7
+"""
+
+
+def test_parse_reads_prometheus_3_quoted_utf8_names():
+    samples = promtext.parse(UTF8_METRICS)
+    assert ("my.metric", {"le": "1"}, 3.0) in samples
+    assert ("my.metric_count", {}, 4.0) in samples
+    assert ("http_calls_total", {"http.route": "/api/users/{id}"}, 7.0) in samples
+
+
+def test_openmetrics_pages_and_their_exemplars_are_read_too():
+    page = (
+        '# TYPE "my.calls" counter\n'
+        '{"my.calls_total", span_kind="SPAN_KIND_SERVER"} 3 # {trace_id="5b8e"} 1\n'
+        "# EOF\n"
+    )
+    assert promtext.parse(page, openmetrics=True) == [
+        ("my.calls_total", {"span_kind": "SPAN_KIND_SERVER"}, 3.0)
+    ]
+    assert promtext.exemplars(page) == [("my.calls_total", {"trace_id": "5b8e"})]
+
+
 def test_span_counters_difference_and_drops():
     later = promtext.SpanCounters.from_samples(promtext.parse(COLLECTOR_METRICS))
     earlier = promtext.SpanCounters(accepted=100.0, sent=90.0, refused=1.0)

@@ -22,14 +22,17 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
 ENV_FILE = ROOT / ".env"
 K8S_DIR = ROOT / "infra" / "k8s"
+# The base (infra/kustomization.yaml, beside the shared configs) and where the
+# overlays really are: infra/k8s/overlays/<name> link to deploy/k8s/<name>.
+K8S_BASE = ROOT / "infra"
+OVERLAY_DIRS = ROOT / "deploy" / "k8s"
 OVERLAYS = ("dev", "production")
 # The Kubernetes version the manifests are validated against (offline
 # schemas shipped by kubernetes-validate, strict: unknown fields fail).
 KUBERNETES_VERSION = "1.34.0"
-# kustomize must read the shared infra/* files outside infra/k8s.
-KUSTOMIZE_FLAGS = ("--load-restrictor", "LoadRestrictionsNone")
 
 # The config files the local stack runs with (tracelab/stack/runner.py); Compose
 # and Kubernetes must use these very files. Tempo and Loki are not run locally
@@ -302,6 +305,20 @@ def jaeger_monitor_prometheus(jaeger_env: Mapping[str, str]) -> str | None:
     return backend["endpoint"]
 
 
+# The memory_limiter's spike when spike_limit_mib is unset: a fifth of the
+# limit (collector internal/memorylimiter, newFixedMemUsageChecker).
+DEFAULT_SPIKE_SHARE = 0.2
+
+
+def memory_limiter_mib(config: Mapping[str, Any]) -> tuple[int, int]:
+    """(limit, spike) in MiB of an expanded collector config's memory_limiter."""
+    limiter = config["processors"]["memory_limiter"]
+    assert "limit_percentage" not in limiter, "the limits are set in MiB, per mode"
+    limit = int(limiter["limit_mib"])
+    spike = int(limiter.get("spike_limit_mib") or limit * DEFAULT_SPIKE_SHARE)
+    return limit, spike
+
+
 # ------------------------------------------------------------------ sizes
 def compose_bytes(value: str | int) -> int:
     """A Compose memory size (``128M``, ``1g``, bytes) in bytes."""
@@ -318,6 +335,20 @@ def k8s_bytes(value: str) -> int:
     match = _SIZE.match(str(value))
     assert match and match.group(2) in _K8S_UNITS, f"{value!r} is not a Kubernetes quantity"
     return int(float(match.group(1)) * _K8S_UNITS[match.group(2)])
+
+
+# ------------------------------------------------------------ Dockerfile
+@cache
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile: continuation lines joined, comments dropped."""
+    joined = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    result = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            result.append((word.upper(), rest.strip()))
+    return result
 
 
 # --------------------------------------------------------------- compose
@@ -373,21 +404,32 @@ def named_volumes(service: Mapping[str, Any]) -> list[str]:
 
 
 # ------------------------------------------------------------ kubernetes
-@cache
-def render_overlay(overlay: str) -> tuple[dict[str, Any], ...]:
-    """``kubectl kustomize`` output of an overlay, as parsed documents."""
+def kustomize(directory: Path) -> str:
+    """Plain ``kubectl kustomize <directory>``: no flags, as ``kubectl apply -k`` renders."""
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl is needed to render the kustomize overlays"
     result = subprocess.run(
-        [kubectl, "kustomize", *KUSTOMIZE_FLAGS, str(K8S_DIR / "overlays" / overlay)],
+        [kubectl, "kustomize", str(directory)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, f"kustomize {overlay} failed:\n{result.stderr}"
-    docs = tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
-    assert docs, f"overlay {overlay} rendered nothing"
+    assert result.returncode == 0, f"kustomize {directory} failed:\n{result.stderr}"
+    return result.stdout
+
+
+def render_overlay(overlay: str) -> tuple[dict[str, Any], ...]:
+    """``kubectl kustomize infra/k8s/overlays/<overlay>``, as parsed documents."""
+    return render_kustomization(overlay)
+
+
+@cache
+def render_kustomization(name: str) -> tuple[dict[str, Any], ...]:
+    """``kubectl kustomize`` of the base (``base``: infra/) or an overlay, as parsed documents."""
+    directory = K8S_BASE if name == "base" else K8S_DIR / "overlays" / name
+    docs = tuple(doc for doc in yaml.safe_load_all(kustomize(directory)) if doc)
+    assert docs, f"{name} rendered nothing"
     return docs
 
 
@@ -414,6 +456,16 @@ def pod_labels(workload: Mapping[str, Any]) -> dict[str, str]:
     return workload["spec"]["template"]["metadata"].get("labels", {})
 
 
+def selected_workloads(docs, service_name: str) -> list[dict]:
+    """The workloads whose pods a Service selects."""
+    selector = by_kind(docs, "Service")[service_name]["spec"]["selector"]
+    return [
+        w
+        for w in workloads(docs).values()
+        if all(pod_labels(w).get(k) == v for k, v in selector.items())
+    ]
+
+
 def container_env(container: Mapping[str, Any]) -> dict[str, Any]:
     """name -> value (a string) or the valueFrom mapping."""
     return {
@@ -431,3 +483,62 @@ def configmap_for(docs: tuple[dict[str, Any], ...], base_name: str) -> dict[str,
     ]
     assert len(matches) == 1, f"expected one ConfigMap {base_name}, found {len(matches)}"
     return matches[0]
+
+
+def k8s_env(overlay: str, kind_name: str) -> dict[str, str]:
+    """Plain env values of a workload's container; references get stand-in values."""
+    docs = render_overlay(overlay)
+    return k8s_container_env(docs, pod_spec(workloads(docs)[kind_name])["containers"][0])
+
+
+def k8s_container_env(docs, container: Mapping[str, Any]) -> dict[str, str]:
+    """Plain env values of a container; ConfigMap refs resolved, Secrets get stand-ins."""
+    env = {}
+    for name, value in container_env(container).items():
+        if isinstance(value, str):
+            env[name] = value
+        elif "configMapKeyRef" in value:
+            ref = value["configMapKeyRef"]
+            env[name] = configmap_for(docs, ref["name"])["data"][ref["key"]]
+        else:
+            env[name] = f"stand-in-{name.lower()}"
+    return env
+
+
+def environment(docs, container: Mapping[str, Any]) -> dict[str, str]:
+    """Plain and ConfigMap-sourced variables of a container (Secrets hold no endpoints)."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(by_kind(docs, "ConfigMap")[source["configMapRef"]["name"]]["data"])
+    for name, value in container_env(container).items():
+        if isinstance(value, str):
+            env[name] = value
+        elif "configMapKeyRef" in value:
+            ref = value["configMapKeyRef"]
+            env[name] = by_kind(docs, "ConfigMap")[ref["name"]]["data"][ref["key"]]
+    return env
+
+
+def merge(base: Any, extra: Any) -> Any:
+    """The collector's merge of --config files: maps merge, anything else is replaced."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        return {
+            k: merge(base[k], extra[k]) if k in base and k in extra else extra.get(k, base.get(k))
+            for k in {**base, **extra}
+        }
+    return extra
+
+
+def collector_config(docs, workload, container, env: Mapping[str, str]) -> dict[str, Any]:
+    """A collector's files, as its --config arguments load them, expanded and merged."""
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod_spec(workload)["volumes"]}
+    merged: dict[str, Any] = {}
+    for arg in container["args"]:
+        path = arg.removeprefix("--config=")
+        directory, _, filename = path.rpartition("/")
+        configmap = volumes[mounts[directory]]["configMap"]["name"]
+        text = by_kind(docs, "ConfigMap")[configmap]["data"][filename]
+        merged = merge(merged, yaml.safe_load(expand_otel(text, env)))
+    return merged

@@ -1,16 +1,26 @@
-"""Just enough PromQL reading to cross-check queries against the metrics we emit."""
+"""The PromQL queries Grafana keeps, read with the ``promql-parser`` package.
+
+Grafana stores queries with its own macros in them; :func:`promql` puts
+back what Grafana sends Prometheus, then :func:`read` walks the parsed
+expression for what it needs to exist: every metric name, every label it
+matches, groups or joins on, and literal label values.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-_MATCHER = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"')
-_GROUPING = re.compile(r"\b(?:by|without)\s*\(([^)]*)\)")
-_METRIC = re.compile(r"\b(traces_[a-z0-9_]+)\b")
-_LEGEND = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-# Grafana macros and template variables, replaced before the query is read.
-_MACRO = re.compile(r"\$\$?__[a-z_]+|\$\{?[a-z_]+\}?")
+import promql_parser
+
+# Grafana's interval macros stand where PromQL wants a duration.
+_INTERVAL = re.compile(r"\$\{?__(?:rate_interval|interval|range)\}?")
+# tracesToMetrics: Grafana replaces $__tags with the span's tags as matchers
+# (the data source's "tags" mapping, checked on its own).
+_TAGS = re.compile(r"\$\$?__tags\s*,?\s*")
+# A template variable's query: label_values(series selector, label).
+_LABEL_VALUES = re.compile(r"^\s*label_values\((?P<expr>.*),\s*(?P<label>\w+)\s*\)\s*$", re.S)
+_LEGEND = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -22,34 +32,48 @@ class Query:
     values: frozenset[tuple[str, str]]
 
 
-def balanced(expr: str) -> bool:
-    """Brackets nest properly and quotes close (outside quotes)."""
-    pairs = {")": "(", "]": "[", "}": "{"}
-    stack: list[str] = []
-    in_quote = False
-    for char in expr:
-        if char == '"':
-            in_quote = not in_quote
-        elif in_quote:
-            continue
-        elif char in "([{":
-            stack.append(char)
-        elif char in pairs and (not stack or stack.pop() != pairs[char]):
-            return False
-    return not stack and not in_quote
+def promql(query: str) -> tuple[str, set[str]]:
+    """The PromQL Grafana sends for ``query``, and the labels its wrapper names.
+
+    ``label_values(expr, label)`` (a variable's query) is ``expr`` plus the
+    label; template variables inside quoted values stay as they are.
+    """
+    labels: set[str] = set()
+    wrapped = _LABEL_VALUES.match(query)
+    if wrapped:
+        query = wrapped.group("expr")
+        labels.add(wrapped.group("label"))
+    return _TAGS.sub("", _INTERVAL.sub("1m", query)), labels
 
 
-def read(expr: str, legend: str = "") -> Query:
-    """Metric names, label names and (label, literal value) pairs of ``expr``."""
-    plain = _MACRO.sub("", expr)
-    labels = {m.group(1) for m in _MATCHER.finditer(plain)}
-    for group in _GROUPING.finditer(plain):
-        labels |= {label.strip() for label in group.group(1).split(",") if label.strip()}
-    labels |= {m.group(1) for m in _LEGEND.finditer(legend)}
-    labels.discard("le")  # histogram buckets: always there
-    values = {
-        (m.group(1), m.group(3))
-        for m in _MATCHER.finditer(expr)
-        if m.group(2) == "=" and "$" not in m.group(3)
-    }
-    return Query(frozenset(_METRIC.findall(plain)), frozenset(labels), frozenset(values))
+def read(query: str, legend: str = "") -> Query:
+    """Metric names, label names and (label, literal value) pairs of a Grafana query.
+
+    ``ValueError`` (from the parser) when the query is not PromQL.
+    """
+    expr, labels = promql(query)
+    labels |= set(_LEGEND.findall(legend))
+    metrics: set[str] = set()
+    values: set[tuple[str, str]] = set()
+
+    def visit(node: promql_parser.Expr) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            if node.name:
+                metrics.add(node.name)
+            groups = [node.matchers.matchers, *node.matchers.or_matchers]
+            for matcher in (m for group in groups for m in group):
+                if matcher.name == "__name__":
+                    metrics.add(matcher.value)
+                    continue
+                labels.add(matcher.name)
+                if matcher.op == promql_parser.MatchOp.Equal and "$" not in matcher.value:
+                    values.add((matcher.name, matcher.value))
+        elif isinstance(node, promql_parser.AggregateExpr) and node.modifier:
+            labels.update(node.modifier.labels)
+        elif isinstance(node, promql_parser.BinaryExpr) and node.modifier:
+            if node.modifier.matching:
+                labels.update(node.modifier.matching.labels)
+            labels.update(node.modifier.group_labels)
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return Query(frozenset(metrics), frozenset(labels), frozenset(values))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import check_jsonschema
@@ -36,6 +37,7 @@ from tests.config.helpers import (
     jaeger_monitor_prometheus,
     listeners,
     load_expanded,
+    memory_limiter_mib,
     named_volumes,
     otel_env_references,
     parse_env_file,
@@ -55,6 +57,9 @@ BUILD_ARGS = ("PYTHON_IMAGE", "UV_IMAGE", "NODE_IMAGE")
 RUNTIME_VARIABLES = {"GOMEMLIMIT"}
 # Where the third-party components without a shared config listen (their
 # images' defaults, which the Compose file does not change).
+# Scrape names of the production overlay's extra tier (the tail-sampling
+# collectors): no such thing in Compose, the name does not resolve there.
+PRODUCTION_ONLY_DNS_NAMES = {"otel-collector-sampler"}
 FIXED_PORTS = {"postgres": {5432}, "prometheus": {9090}, "grafana": {3000}, "locust": {8089}}
 
 
@@ -166,6 +171,18 @@ def test_jaeger_image_is_the_release_of_the_locally_built_module():
     module = versions()["JAEGER_MODULE_VERSION"]
     assert module in JAEGER_V1_TO_V2, f"add the v2 tag released with {module} to this table"
     assert dotenv()["JAEGER_IMAGE"] == f"jaegertracing/jaeger:{JAEGER_V1_TO_V2[module]}"
+
+
+def locked_version(package: str) -> str:
+    """The version of ``package`` pinned in uv.lock."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    (version,) = [p["version"] for p in lock["package"] if p["name"] == package]
+    return version
+
+
+def test_locust_image_runs_the_locked_locust():
+    """The locustfile is tested with the lock's Locust: the image must be that release."""
+    assert dotenv()["LOCUST_IMAGE"] == f"locustio/locust:{locked_version('locust')}"
 
 
 def test_python_and_postgres_majors_match_the_project():
@@ -495,7 +512,10 @@ def test_prometheus_scrapes_what_exists():
                     assert_reaches(target)
         for dns in job.get("dns_sd_configs", []):
             for hostname in dns["names"]:
-                assert_reaches(f"{hostname}:{dns['port']}", "otel-collector")
+                if hostname in PRODUCTION_ONLY_DNS_NAMES:
+                    continue
+                component = hostname.removesuffix("-metrics")
+                assert_reaches(f"{hostname}:{dns['port']}", component)
 
 
 # ------------------------------------------------------------ mounts, files
@@ -593,3 +613,16 @@ def test_collector_queue_lives_on_a_volume():
     collector = services()["otel-collector"]
     queue_dir = env_of(collector)["OTELCOL_QUEUE_DIR"]
     assert f"otelcol-queue:{queue_dir}" in collector["volumes"]
+
+
+@pytest.mark.parametrize("mode", ["local", "compose"])
+def test_collector_refuses_spans_only_near_its_memory_limit(mode):
+    """memory_limiter refuses data above limit - spike: the spike is at most a quarter."""
+    # The local stack sets no memory variable (tracelab/stack/config.py): defaults.
+    service = compose()["services"]["otel-collector"]
+    env = env_of(service) if mode == "compose" else {}
+    limit, spike = memory_limiter_mib(load_expanded("otel-collector", env))
+    assert spike <= limit / 4, f"{mode}: refuses spans above {limit - spike} of {limit} MiB"
+    if mode == "compose":
+        container = compose_bytes(service["deploy"]["resources"]["limits"]["memory"])
+        assert limit * 2**20 < container, "the limiter must act before the OOM killer"

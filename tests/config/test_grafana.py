@@ -1,12 +1,14 @@
 """Grafana provisioning: data source uids, links, and the RED dashboard's queries.
 
-The metric and label names the queries use are derived here from the
-collector's span_metrics connector config; tests/config/test_binaries.py
-checks them once more against what the real collector exports.
+Every metric and label name a query uses (read with promql-parser,
+tests/config/promql.py) must be one the stack exposes: the page the real
+collector exported, recorded in tests/config/recorded/ and kept true by
+tests/config/test_binaries.py (tests/config/exposition.py).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ import pytest
 import yaml
 
 from services.common import telemetry
+from tests.config import exposition
 from tests.config.helpers import (
     DASHBOARD_PROVIDERS_FILE,
     DASHBOARDS_DIR,
@@ -28,7 +31,7 @@ from tests.config.helpers import (
     listeners,
     render_overlay,
 )
-from tests.config.promql import balanced, read
+from tests.config.promql import read
 
 EXPECTED = {  # uid -> type
     "prometheus": "prometheus",
@@ -55,37 +58,68 @@ def dashboards() -> dict[str, dict[str, Any]]:
     return {path.name: json.loads(path.read_text()) for path in files}
 
 
-def span_metrics_vocabulary() -> tuple[set[str], set[str]]:
-    """Metric names and label names the collector's span_metrics connector exports."""
-    config = yaml.safe_load(SHARED_CONFIGS["otel-collector"].read_text())
-    connector = config["connectors"]["span_metrics"]
-    prefix = connector["namespace"].replace(".", "_") + "_"
-    unit = {"ms": "milliseconds", "s": "seconds"}[connector["histogram"]["unit"]]
-    metrics = {f"{prefix}calls_total"} | {
-        f"{prefix}duration_{unit}_{suffix}" for suffix in ("bucket", "sum", "count")
-    }
-    labels = {"service_name", "span_name", "span_kind", "status_code"} | {
-        dimension["name"].replace(".", "_") for dimension in connector["dimensions"]
-    }
-    return metrics, labels
-
-
+# The values the span_metrics connector writes for these labels.
 SPAN_KINDS = {f"SPAN_KIND_{k}" for k in ("SERVER", "CLIENT", "INTERNAL", "PRODUCER", "CONSUMER")}
 STATUS_CODES = {"STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"}
+ENUMERATED = {"span_kind": SPAN_KINDS, "status_code": STATUS_CODES}
 
 
-def assert_query_uses_emitted_metrics(expr: str, legend: str = "") -> None:
-    assert balanced(expr), f"unbalanced: {expr}"
-    metrics, labels = span_metrics_vocabulary()
+def assert_query_uses_exposed_metrics(expr: str, legend: str = "") -> None:
+    """Every metric ``expr`` reads is exposed, with every label it matches or groups by."""
+    exposed = exposition.exposed()
     query = read(expr, legend)
-    assert query.metrics, f"no span metric in {expr}"
-    assert query.metrics <= metrics, f"{sorted(query.metrics - metrics)} are not exported"
-    assert query.labels <= labels, f"{sorted(query.labels - labels)} are not labels"
+    assert query.metrics, f"no metric in {expr}"
+    for metric in sorted(query.metrics):
+        close = difflib.get_close_matches(metric, exposed.labels, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        assert metric in exposed.labels, f"{metric} is not exposed{hint}: {expr}"
+    labels = frozenset().union(*(exposed.labels[metric] for metric in query.metrics))
+    assert query.labels <= labels, f"{sorted(query.labels - labels)} are not labels of {expr}"
+    # Other labels' values depend on the traffic; these are a closed set.
     for label, value in query.values:
-        if label == "span_kind":
-            assert value in SPAN_KINDS, value
-        if label == "status_code":
-            assert value in STATUS_CODES, value
+        assert value in ENUMERATED.get(label, {value}), f"{label}={value!r} is never written"
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "sum(rate(traces_span_metric_calls_total[1m]))",
+        "rate(traces_span_metrics_calls_total[1m]) / rate(trace_span_metrics_calls_total[1m])",
+        'sum(rate({__name__="traces_span_metrics_calls"}[1m]))',
+        "sum by (servce_name) (rate(traces_span_metrics_calls_total[1m]))",
+        'traces_span_metrics_calls_total{le="5"}',
+        'traces_span_metrics_calls_total{status_code="ERROR"}',
+        "a / on (service_name) group_left (http_rout) traces_span_metrics_calls_total",
+        "sum(rate(traces_span_metrics_calls_total[1m])",
+        "label_values(traces_span_metrics_calls_totl, service_name)",
+    ],
+)
+def test_a_query_the_stack_cannot_answer_fails_the_check(expr):
+    with pytest.raises((AssertionError, ValueError)):
+        assert_query_uses_exposed_metrics(expr)
+
+
+@pytest.mark.parametrize(
+    ("expr", "legend"),
+    [
+        ('sum by (job) (up{job="span-metrics"})', "{{job}}"),
+        ('sum(rate(tracelab_exporter_spans_total{outcome="failed"}[$__rate_interval]))', ""),
+        ('{"traces_span_metrics_calls_total", span_kind="SPAN_KIND_CLIENT"}', "{{server_address}}"),
+    ],
+)
+def test_a_query_of_what_the_stack_exposes_passes_the_check(expr, legend):
+    assert_query_uses_exposed_metrics(expr, legend)
+
+
+def test_the_vocabulary_reads_prometheus_3_quoted_utf8_names():
+    page = '# TYPE "my.metric" counter\n{"my.metric_total", "http.route"="/a"} 3\n# EOF\n'
+    assert exposition.vocabulary(page).labels == {"my.metric_total": {"http.route"}}
+
+
+def test_the_recorded_span_metrics_use_the_enumerated_values():
+    values = exposition.exposed().values
+    for label, allowed in ENUMERATED.items():
+        assert values[label] and values[label] <= allowed, label
 
 
 # ----------------------------------------------------------- data sources
@@ -121,10 +155,12 @@ def test_trace_to_metrics_and_service_map_links():
         link = sources[uid]["jsonData"]["tracesToMetrics"]
         assert link["datasourceUid"] == "prometheus"
         assert {"key": "service.name", "value": "service_name"} in link["tags"]
+        calls = exposition.exposed().labels["traces_span_metrics_calls_total"]
+        assert {tag["value"] for tag in link["tags"]} <= calls, f"{uid}: a tag is no label"
         assert link["queries"], f"{uid}: no trace-to-metrics query"
         for query in link["queries"]:
             assert "$$__tags" in query["query"], f"{uid}: {query['name']} ignores the span's tags"
-            assert_query_uses_emitted_metrics(query["query"])
+            assert_query_uses_exposed_metrics(query["query"])
         assert sources[uid]["jsonData"]["nodeGraph"]["enabled"] is True
     assert sources["tempo"]["jsonData"]["serviceMap"]["datasourceUid"] == "prometheus"
     exemplars = sources["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
@@ -276,13 +312,13 @@ def test_dashboard_data_sources_and_queries_exist(filename):
         for target in panel["targets"]:
             assert target["datasource"]["uid"] == panel["datasource"]["uid"], panel["title"]
             if target["datasource"]["uid"] == "prometheus":
-                assert_query_uses_emitted_metrics(target["expr"], target.get("legendFormat", ""))
+                assert_query_uses_exposed_metrics(target["expr"], target.get("legendFormat", ""))
                 queried += 1
     assert queried, "no Prometheus query"
     for variable in dashboard["templating"]["list"]:
         assert variable["datasource"]["uid"] in uids
         if variable["type"] == "query":
-            assert_query_uses_emitted_metrics(variable["query"]["query"])
+            assert_query_uses_exposed_metrics(variable["query"]["query"])
 
 
 def test_red_dashboard_has_rate_errors_and_duration_per_service():

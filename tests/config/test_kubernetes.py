@@ -1,13 +1,14 @@
 """infra/k8s, checked offline: every overlay rendered and validated, and wired.
 
-Each overlay is rendered with ``kubectl kustomize`` (load restrictor off: the
-shared configs live in infra/, outside infra/k8s) and every object is
+Each overlay is rendered with plain ``kubectl kustomize`` (no flags: the base
+is infra/kustomization.yaml, beside the shared configs) and every object is
 validated against the Kubernetes schemas of a pinned version, strictly.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -17,26 +18,37 @@ from tests.config.helpers import (
     DASHBOARD_PROVIDERS_FILE,
     DASHBOARDS_DIR,
     DATASOURCES_FILE,
+    K8S_BASE,
+    K8S_DIR,
     KUBERNETES_VERSION,
+    OVERLAY_DIRS,
     OVERLAYS,
     PROMETHEUS_CONFIG,
     ROOT,
     SERVICE_PORTS,
     SHARED_CONFIGS,
+    WORKLOAD_KINDS,
     by_kind,
+    collector_config,
     compose,
     configmap_for,
     container_env,
     dotenv,
+    environment,
+    expand_otel,
     host_port,
     jaeger_monitor_prometheus,
     k8s_bytes,
+    k8s_env,
+    kustomize,
     listeners,
     load_expanded,
+    memory_limiter_mib,
     pod_labels,
     pod_spec,
     published_ports,
     render_overlay,
+    selected_workloads,
     span_metrics_scrape_port,
     workloads,
 )
@@ -51,10 +63,10 @@ PRODUCTION = ROOT / "infra" / "k8s" / "overlays" / "production"
 EXTERNAL = {
     "dev": {("ConfigMap", "locustfile"), ("Secret", "tracelab-admin")},
     "production": {
-        ("ConfigMap", "locustfile"),
         ("Secret", "tracelab-admin"),
         ("Secret", "tracelab-secrets"),
         ("Secret", "tracelab-storage-credentials"),
+        ("Secret", "tracelab-opensearch-ca"),
     },
 }
 # The shared files each generated ConfigMap must hold byte for byte.
@@ -125,6 +137,33 @@ def test_shared_configs_are_byte_identical(overlay):
         assert set(data) == set(files), f"{name}: keys {sorted(data)}"
         for key, path in files.items():
             assert data[key] == path.read_text(), f"{name}/{key} differs from {path}"
+
+
+# ------------------------------------------------- one copy, plain kustomize
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlays_render_with_plain_kustomize_by_either_path(overlay):
+    """``kubectl apply -k infra/k8s/overlays/<overlay>`` needs no flag (render_overlay has none)."""
+    link = K8S_DIR / "overlays" / overlay
+    assert link.is_symlink() and link.resolve() == OVERLAY_DIRS / overlay
+    assert kustomize(OVERLAY_DIRS / overlay) == kustomize(link)
+
+
+def test_the_base_reads_the_shared_files_themselves_and_nothing_copies_them():
+    base = yaml.safe_load((K8S_BASE / "kustomization.yaml").read_text())
+    sources = {}
+    for generator in base["configMapGenerator"]:
+        for item in generator.get("files", []):
+            key, _, path = item.rpartition("=")
+            sources[generator["name"], key or Path(path).name] = (K8S_BASE / path).resolve()
+    shared = set()
+    for name, files in SHARED_CONFIGMAPS.items():
+        for key, path in files.items():
+            assert sources[name, key] == path.resolve(), f"{name}/{key}"
+            shared.add(path.read_bytes())
+    for tree in (K8S_DIR, OVERLAY_DIRS):
+        for file in tree.rglob("*"):
+            if file.is_file() and not file.is_symlink():
+                assert file.read_bytes() not in shared, f"{file} is a copy of a shared config"
 
 
 # ------------------------------------------------------------------ images
@@ -353,22 +392,66 @@ def test_loki_is_the_same_in_compose_and_kubernetes(overlay):
     assert f"loki-data:{data_dir}" in compose_loki["volumes"]
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_prometheus_discovers_every_collector_replica(overlay):
-    docs = render_overlay(overlay)
+def scrape_jobs(docs) -> dict[str, list[tuple[str, str, int]]]:
+    """job -> (how, Service name, port) of every target Prometheus finds in the cluster."""
     config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    services = by_kind(docs, "Service")
+    jobs: dict[str, list[tuple[str, str, int]]] = {}
     for job in config["scrape_configs"]:
+        found = jobs.setdefault(job["job_name"], [])
         for dns in job.get("dns_sd_configs", []):
-            for name in dns["names"]:
-                service = by_kind(docs, "Service")[name]
-                assert service["spec"]["clusterIP"] == "None", f"{name} must be headless"
-                assert dns["port"] in service_ports(docs, name)
-                selected = service["spec"]["selector"]["app.kubernetes.io/name"]
-                assert selected == "otel-collector"
+            found += [("dns", name, dns["port"]) for name in dns["names"] if name in services]
         for static in job.get("static_configs", []):
             for target in static["targets"]:
                 if not target.startswith("localhost:"):
-                    assert_reaches(docs, target)
+                    host, port = host_port(target)
+                    found.append(("static", host, port))
+    return jobs
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_prometheus_scrapes_every_replica_of_every_tier(overlay):
+    """Through a Service, two replicas alternate and their counters seem to reset."""
+    docs = render_overlay(overlay)
+    services = by_kind(docs, "Service")
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    names = {
+        n
+        for job in config["scrape_configs"]
+        for d in job.get("dns_sd_configs", [])
+        for n in d["names"]
+    }
+    if overlay == "production":
+        assert names <= set(services), f"no Service for {sorted(names - set(services))}"
+    for job, targets in scrape_jobs(docs).items():
+        for how, name, port in targets:
+            assert_reaches(docs, f"{name}:{port}")
+            pods = selected_workloads(docs, name)
+            if how == "dns":
+                assert services[name]["spec"].get("clusterIP") == "None", f"{name}: not headless"
+            else:
+                replicas = max(w["spec"].get("replicas", 1) for w in pods)
+                assert replicas == 1, (
+                    f"job {job}: {name} has {replicas} replicas behind one address"
+                )
+    # Every telemetry tier is scraped, the tail-sampling one included.
+    scraped = {
+        pod_labels(w)["app.kubernetes.io/name"]
+        for targets in scrape_jobs(docs).values()
+        for _, name, _ in targets
+        for w in selected_workloads(docs, name)
+    }
+    tiers = {
+        pod_labels(w)["app.kubernetes.io/name"]
+        for w in workloads(docs).values()
+        if pod_labels(w).get("app.kubernetes.io/component") == "telemetry"
+    }
+    assert tiers <= scraped, f"not scraped: {sorted(tiers - scraped)}"
+    # Span metrics come from tier 1 only: before sampling, every span counted.
+    for _, name, _ in scrape_jobs(docs)["span-metrics"]:
+        assert {
+            pod_labels(w)["app.kubernetes.io/name"] for w in selected_workloads(docs, name)
+        } == {"otel-collector"}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -392,17 +475,26 @@ def test_grafana_mounts_provisioning_and_home_dashboard(overlay):
     assert filename in configmap_for(docs, "grafana-dashboards")["data"]
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_locust_master_and_workers(overlay):
-    docs = render_overlay(overlay)
+def test_locust_master_and_workers_run_in_dev():
+    docs = render_overlay("dev")
     master = the_container(docs, "Deployment/locust-master")
     worker = the_container(docs, "Deployment/locust-worker")
     assert "--master" in master["args"] and "--worker" in worker["args"]
     assert "--master-host=locust-master" in worker["args"]
     assert 5557 in service_ports(docs, "locust-master")
     assert "--host=http://frontend:8080" in master["args"]
-    workers = workloads(docs)["Deployment/locust-worker"]["spec"]["replicas"]
-    assert workers == (4 if overlay == "production" else 1)
+    assert workloads(docs)["Deployment/locust-worker"]["spec"]["replicas"] == 1
+
+
+def test_no_load_generator_in_the_production_namespace():
+    """Locust's users would share the namespace, quotas and policies of the real ones."""
+    for doc in production():
+        labels = doc["metadata"].get("labels", {})
+        assert labels.get("app.kubernetes.io/name") != "locust", doc["metadata"]["name"]
+        if doc["kind"] in WORKLOAD_KINDS:
+            for container in pod_spec(doc)["containers"]:
+                assert "locust" not in container["image"], doc["metadata"]["name"]
+    assert ("ConfigMap", "locustfile") not in EXTERNAL["production"]
 
 
 # --------------------------------------------------------------------- dev
@@ -466,6 +558,27 @@ def test_every_collector_keeps_its_sending_queue_on_a_volume(overlay):
         assert "emptyDir" in volume or "persistentVolumeClaim" in volume, volume
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_collector_refuses_spans_only_near_its_memory_limit(overlay):
+    """memory_limiter refuses data above limit - spike: the spike is at most a quarter."""
+    docs = render_overlay(overlay)
+    for kind_name in COLLECTORS[overlay]:
+        workload = workloads(docs)[kind_name]
+        container = pod_spec(workload)["containers"][0]
+        # The tiers' own files (loaded after the shared one) leave the limiter alone.
+        for arg in container["args"][1:]:
+            kind, name, key = mounted_file(workload, container, arg.removeprefix("--config="))
+            assert kind == "configMap", arg
+            extra = yaml.safe_load(by_kind(docs, "ConfigMap")[name]["data"][key])
+            assert "memory_limiter" not in (extra.get("processors") or {}), arg
+        limit, spike = memory_limiter_mib(
+            load_expanded("otel-collector", k8s_env(overlay, kind_name))
+        )
+        assert spike <= limit / 4, f"{kind_name}: refuses above {limit - spike} of {limit} MiB"
+        memory = k8s_bytes(container["resources"]["limits"]["memory"])
+        assert limit * 2**20 < memory, f"{kind_name}: the OOM killer would act first"
+
+
 # -------------------------------------------------------------- production
 def production():
     return render_overlay("production")
@@ -524,6 +637,50 @@ def test_production_jaeger_stores_in_opensearch():
     assert url.startswith(("http://", "https://"))
 
 
+def mounted_file(workload, container, path: str) -> tuple[str, str, str]:
+    """(volume kind, object name, key) of the Secret/ConfigMap item mounted at ``path``."""
+    volumes = {v["name"]: v for v in pod_spec(workload)["volumes"]}
+    for mount in container["volumeMounts"]:
+        directory = mount["mountPath"].rstrip("/") + "/"
+        if not path.startswith(directory):
+            continue
+        filename = path[len(directory) :]
+        volume = volumes[mount["name"]]
+        for kind, name_key in (("secret", "secretName"), ("configMap", "name")):
+            if kind in volume:
+                source = volume[kind]
+                items = {i["path"]: i["key"] for i in source.get("items", [])}
+                assert not items or filename in items, f"{path}: not among the mounted items"
+                return kind, source[name_key], items.get(filename, filename)
+    raise AssertionError(f"nothing mounts {path} from a Secret or ConfigMap")
+
+
+def test_production_jaeger_verifies_opensearch_with_the_users_ca():
+    """https to the chart's demo CA needs that CA: none of the system roots signs it."""
+    docs = production()
+    jaeger = workloads(docs)["Deployment/jaeger"]
+    container = pod_spec(jaeger)["containers"][0]
+    env = k8s_env("production", "Deployment/jaeger")
+    text = configmap_for(docs, "jaeger-opensearch")["data"]["opensearch.yaml"]
+    storage = yaml.safe_load(expand_otel(text, env))
+    (backend,) = [
+        b["opensearch"] for b in storage["extensions"]["jaeger_storage"]["backends"].values()
+    ]
+    assert backend["server_urls"][0].startswith("https://"), "OpenSearch over plain HTTP"
+    tls = backend.get("tls") or {}
+    # In Jaeger's OpenSearch client `insecure` also means: do not verify.
+    assert not tls.get("insecure") and not tls.get("insecure_skip_verify"), tls
+    assert tls.get("ca_file"), "no CA: the demo certificate fails verification"
+    kind, name, key = mounted_file(jaeger, container, tls["ca_file"])
+    assert (kind, name, key) == ("secret", "tracelab-opensearch-ca", "ca.crt")
+    assert ("Secret", name) in EXTERNAL["production"]
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    assert f"create secret generic {name}" in guide and f"--from-file={key}=" in guide
+    # The upstream chart's demo certificate is issued to node-0.example.com only.
+    if "opensearch-cluster-master." in backend["server_urls"][0]:
+        assert tls["server_name_override"] == "node-0.example.com"
+
+
 def test_production_tempo_stores_blocks_in_object_storage():
     docs = production()
     tempo = workloads(docs)["Deployment/tempo"]
@@ -574,3 +731,82 @@ def test_production_grafana_has_no_anonymous_access():
     env = container_env(the_container(production(), "Deployment/grafana"))
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     assert env["GF_SECURITY_ADMIN_PASSWORD"]["secretKeyRef"]["name"] == "tracelab-secrets"
+
+
+# Grafana's documented minimum (grafana.com/docs/grafana/v13.2/setup-grafana/installation).
+GRAFANA_MINIMUM = {"memory": 512 * 2**20, "cpu": 1.0}
+
+
+def cpu_cores(value: str) -> float:
+    return float(value[:-1]) / 1000 if str(value).endswith("m") else float(value)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_grafana_gets_at_least_its_documented_minimum(overlay):
+    resources = the_container(render_overlay(overlay), "Deployment/grafana")["resources"]
+    assert k8s_bytes(resources["limits"]["memory"]) >= GRAFANA_MINIMUM["memory"]
+    assert cpu_cores(resources["limits"]["cpu"]) >= GRAFANA_MINIMUM["cpu"]
+    if overlay == "production":  # reserved, not only allowed
+        assert k8s_bytes(resources["requests"]["memory"]) >= GRAFANA_MINIMUM["memory"]
+        assert cpu_cores(resources["requests"]["cpu"]) >= GRAFANA_MINIMUM["cpu"]
+
+
+# -------------------------------------------------- Tempo rollouts lose nothing
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+# Scheduling, volume attach, image pull and WAL replay of a new Tempo pod:
+# an allowance on top of what its own spec says about stopping and starting.
+TEMPO_START_ALLOWANCE_S = 300
+
+
+def seconds(duration: str) -> float:
+    """A Go duration (``15m``, ``1m30s``) in seconds."""
+    parts = _DURATION.findall(str(duration))
+    assert parts and "".join(n + u for n, u in parts) == str(duration), duration
+    return sum(float(n) * _SECONDS[u] for n, u in parts)
+
+
+def tempo_outage_s(docs) -> float:
+    """The longest a Recreate rollout of Tempo takes: old pod stopped, new one live."""
+    tempo = workloads(docs)["Deployment/tempo"]
+    container = pod_spec(tempo)["containers"][0]
+    live = container["livenessProbe"]
+    return (
+        pod_spec(tempo)["terminationGracePeriodSeconds"]
+        + live.get("initialDelaySeconds", 0)
+        + live["periodSeconds"] * live["failureThreshold"]
+        + TEMPO_START_ALLOWANCE_S
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_a_tempo_rollout_costs_no_span(overlay):
+    """Tempo is one pod (monolithic, one RWO volume): its collectors hold the spans meanwhile."""
+    docs = render_overlay(overlay)
+    tempo = workloads(docs)["Deployment/tempo"]
+    assert tempo["spec"]["replicas"] == 1 and tempo["spec"]["strategy"]["type"] == "Recreate"
+    exporting = 0
+    for key in COLLECTORS[overlay]:
+        workload = workloads(docs)[key]
+        container = pod_spec(workload)["containers"][0]
+        config = collector_config(docs, workload, container, environment(docs, container))
+        used = {e for p in config["service"]["pipelines"].values() for e in p.get("exporters", [])}
+        if "otlp_grpc/tempo" not in used:
+            continue
+        exporting += 1
+        exporter = config["exporters"]["otlp_grpc/tempo"]
+        retry, queue = exporter["retry_on_failure"], exporter["sending_queue"]
+        assert retry["enabled"] and queue["enabled"], key
+        horizon = seconds(retry["max_elapsed_time"])
+        assert horizon >= tempo_outage_s(docs), f"{key}: retries {horizon:.0f} s only"
+        # On disk, on a volume: a collector restarted meanwhile still has them.
+        storage = queue["storage"]
+        assert (
+            storage.split("/")[0] == "file_storage" and storage in config["service"]["extensions"]
+        )
+        directory = config["extensions"][storage]["directory"]
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert directory in mounts, f"{key}: the queue directory {directory} is not a volume"
+    assert exporting, "no collector exports to Tempo"
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    assert "Tempo distributed" in guide and "ReadWriteOnce" in guide

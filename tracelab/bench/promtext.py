@@ -1,7 +1,11 @@
-"""Read the collector's own metrics (Prometheus text on :8888) for span counts.
+"""The one Prometheus text-format reader of tracelab, and the collector's span counts.
 
-Metric names changed over collector versions (``_total`` suffixes come and
-go), so lookups accept both spellings and sum over every label set.
+:func:`parse` (and :func:`exemplars`) read any exposition, on
+``prometheus_client``'s parsers; every reader of a ``/metrics`` page in the
+lab, the tests and the benchmark goes through them. The rest reads the
+collector's own metrics (:8888) for span counts: metric names changed over
+collector versions (``_total`` suffixes come and go), so lookups accept both
+spellings and sum over every label set.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as openmetrics_families,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 Sample = tuple[str, dict[str, str], float]
@@ -24,16 +31,28 @@ SEND_FAILED = "otelcol_exporter_send_failed_spans"
 ENQUEUE_FAILED = "otelcol_exporter_enqueue_failed_spans"
 
 
-def parse(text: str) -> list[Sample]:
-    """Every sample of a Prometheus text exposition: (name, labels, value).
+def parse(text: str, *, openmetrics: bool = False) -> list[Sample]:
+    """Every sample of a Prometheus text (or OpenMetrics) exposition: (name, labels, value).
 
-    Parsed by ``prometheus_client``'s parser; text it cannot parse raises
-    ``ValueError`` (a scrape of something that is not a metrics endpoint).
+    Parsed by ``prometheus_client``'s parsers, which read Prometheus 3's
+    quoted UTF-8 names too (``{"my.metric", le="1"}``); text it cannot parse
+    raises ``ValueError`` (a scrape of something that is not a metrics endpoint).
     """
+    families = openmetrics_families if openmetrics else text_string_to_metric_families
     return [
         (sample.name, dict(sample.labels), float(sample.value))
-        for family in text_string_to_metric_families(text)
+        for family in families(text)
         for sample in family.samples
+    ]
+
+
+def exemplars(text: str) -> list[tuple[str, dict[str, str]]]:
+    """(sample name, exemplar labels) of every exemplar of an OpenMetrics exposition."""
+    return [
+        (sample.name, dict(sample.exemplar.labels))
+        for family in openmetrics_families(text)
+        for sample in family.samples
+        if sample.exemplar is not None
     ]
 
 

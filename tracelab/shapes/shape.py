@@ -1,80 +1,55 @@
 """Golden trace shapes: the YAML format, its validation and its in-memory form.
 
-A shape file::
+The format is defined once, by the JSON Schema ``shape.schema.json`` beside
+this module (draft 2020-12; every key has a description, and editors with a
+YAML language server validate shape files against it). A shape file::
 
     description: what journey this is and what the shape guarantees
     single_trace: true             # every span shares one trace id
-    allow_extra_roots: false       # default: the trace has exactly one root
-    absent_attributes: [...]       # keys no span of the trace may carry
     overlap: [[id_a, id_b]]        # spans of node id_a overlap those of id_b
-    root:                          # a node (below)
+    root:                          # a node
+      service: gateway
+      name: GET /api/dashboard     # or name_regex: ^GET /api/
+      kind: server
+      attributes: {http.route: {regex: ^/api/}}
+      children: [{id: id_a, count: {min: 1, max: 3}}, ...]
 
-A node::
+Loading validates the data against the schema with ``jsonschema`` and then
+makes the checks a JSON Schema cannot express, in code here:
 
-    id: fanout                     # optional label, for overlap and reports
-    service: gateway               # resource service.name, exact
-    name: GET /api/dashboard       # exact span name ...
-    name_regex: ^GET /api/users/   # ... or a regex (re.search)
-    kind: server                   # server|client|internal|producer|consumer
-    status: unset                  # unset|ok|error
-    status_message: {regex: token} # a value matcher (see tracelab.shapes.values)
-    attributes: {key: matcher}     # required attributes
-    absent_attributes: [key, ...]  # keys that must not be there; * is a wildcard
-    events: [exception, {name: exception, attributes: {...}}]
-    absent_events: [exception]
-    count: 1 | {min: 1, max: 3}    # how many sibling spans this node stands for
-    children: [node, ...]
-    ordered: false                 # children in start-time order when true
-    allow_extra_children: false    # unmatched child spans are an error
-    concurrent_children: false     # when true, the children overlap pairwise in time
-    note: free text for readers
+- node ids are unique across the whole tree (``uniqueItems`` only compares
+  whole items of one array, not a key of nested objects);
+- every ``overlap`` id names a node (a reference between two parts of the
+  document; JSON Schema has no cross-reference keyword);
+- a count range has ``min <= max`` (comparing two values of one instance needs
+  ``$data``, which is not part of the standard).
 
-Every key is optional except ``root``; a node without constraints matches any
-span. Errors name the file and the path of the bad key, e.g.
-``login.yaml: root.children[0].kind: ...``.
+Errors name the file and the path of the bad key, e.g.
+``login.yaml: root.children[0].kind: expected one of server, ...``; a
+schema's ``errorMessage`` (the keyword editors show too) replaces the
+generic message of the keyword beside it. Regexes are compiled as Python
+``re`` patterns (the schema's ``format: regex``, asserted here).
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 
-from tracelab.shapes.model import KINDS, STATUSES
-from tracelab.shapes.values import ValueMatcher, parse_value_matcher
+from tracelab.shapes.values import ValueMatcher, build_value_matcher
 
-SHAPE_KEYS = (
-    "name",
-    "description",
-    "single_trace",
-    "allow_extra_roots",
-    "absent_attributes",
-    "overlap",
-    "root",
-)
-NODE_KEYS = (
-    "id",
-    "service",
-    "name",
-    "name_regex",
-    "kind",
-    "status",
-    "status_message",
-    "attributes",
-    "absent_attributes",
-    "events",
-    "absent_events",
-    "count",
-    "children",
-    "ordered",
-    "allow_extra_children",
-    "concurrent_children",
-    "note",
+SCHEMA_PATH = Path(__file__).with_name("shape.schema.json")
+SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+_VALIDATOR = jsonschema.Draft202012Validator(
+    SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
 )
 
 
@@ -186,192 +161,166 @@ class Shape:
         raise KeyError(node_id)
 
 
-class _Reader:
-    """Validation helpers that know the file they read, for error messages."""
+def _where(path: Iterable[str | int]) -> str:
+    """``root.children[0].kind``: a JSON path as the shape's author reads it."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top)"
 
-    def __init__(self, source: str) -> None:
-        self.source = source
 
-    def fail(self, path: str, message: str) -> ShapeError:
-        return ShapeError(f"{self.source}: {path}: {message}")
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
-    def mapping(self, raw: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-        if not isinstance(raw, dict):
-            raise self.fail(path, f"expected a mapping, got {type(raw).__name__}")
-        for key in raw:
+
+def _expected(types: str | list[str]) -> str:
+    words = [_TYPE_WORDS[t] for t in ([types] if isinstance(types, str) else types)]
+    return " or ".join(words)
+
+
+_TYPE_WORDS = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "boolean": "true or false",
+    "integer": "an integer",
+    "number": "a number",
+    "null": "null",
+}
+
+
+def _messages(error: jsonschema.ValidationError) -> Iterator[tuple[str, str]]:
+    """(path, message) for one schema violation; ``errorMessage`` in the schema wins."""
+    path, value = list(error.absolute_path), error.instance
+    custom = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
+    if error.validator == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        for key in value:
             if key not in allowed:
                 close = difflib.get_close_matches(str(key), allowed, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise self.fail(
-                    f"{path}.{key}", f"unknown key{hint}; allowed: {', '.join(allowed)}"
-                )
-        return raw
+                yield _where([*path, key]), f"unknown key{hint}; allowed: {', '.join(allowed)}"
+    elif error.validator == "required":
+        for key in error.validator_value:
+            if key not in value:
+                yield _where([*path, key]), "required key is missing"
+    elif custom:
+        yield _where(path), custom
+    elif error.validator == "type":
+        yield _where(path), f"expected {_expected(error.validator_value)}, got {_show(value)}"
+    elif error.validator == "enum":
+        options = ", ".join(map(str, error.validator_value))
+        yield _where(path), f"expected one of {options}, got {_show(value)}"
+    elif error.validator == "format" and error.validator_value == "regex":
+        yield _where(path), f"bad regex {value!r}: {error.cause}"
+    elif error.validator == "minLength":
+        yield _where(path), "must not be empty"
+    elif error.validator == "minItems":
+        yield _where(path), f"expected at least {error.validator_value} item(s), got {_show(value)}"
+    elif error.validator == "minimum":
+        yield _where(path), f"expected at least {error.validator_value}, got {_show(value)}"
+    else:
+        yield _where(path), error.message
 
-    def string(self, raw: dict[str, Any], key: str, path: str) -> str | None:
-        value = raw.get(key)
-        if value is not None and not isinstance(value, str):
-            raise self.fail(f"{path}.{key}", f"expected a string, got {value!r}")
-        return value
 
-    def flag(self, raw: dict[str, Any], key: str, path: str, default: bool = False) -> bool:
-        value = raw.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(f"{path}.{key}", f"expected true or false, got {value!r}")
-        return value
+def _schema_errors(data: Any) -> list[str]:
+    """Every violation of shape.schema.json, in document path order, as ``path: message``."""
+    errors = sorted(
+        _VALIDATOR.iter_errors(data),
+        key=lambda e: [f"{p:09d}" if isinstance(p, int) else p for p in e.absolute_path],
+    )
+    lines = [f"{path}: {message}" for error in errors for path, message in _messages(error)]
+    return list(dict.fromkeys(lines))
 
-    def choice(
-        self, raw: dict[str, Any], key: str, path: str, options: tuple[str, ...]
-    ) -> str | None:
-        value = raw.get(key)
-        if value is not None and value not in options:
-            raise self.fail(f"{path}.{key}", f"expected one of {', '.join(options)}, got {value!r}")
-        return value
 
-    def strings(self, raw: dict[str, Any], key: str, path: str) -> tuple[str, ...]:
-        value = raw.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(f"{path}.{key}", f"expected a list of strings, got {value!r}")
-        return tuple(value)
+def _count(raw: Any) -> Count:
+    # JSON Schema's integers include 1.0, hence int().
+    if not isinstance(raw, dict):
+        return Count(int(raw), int(raw))
+    high = raw.get("max")
+    return Count(int(raw.get("min", 0)), None if high is None else int(high))
 
-    def matchers(self, raw: Any, path: str) -> tuple[tuple[str, ValueMatcher], ...]:
-        if raw is None:
-            return ()
-        if not isinstance(raw, dict):
-            raise self.fail(path, f"expected a mapping of key: value, got {raw!r}")
-        result = []
-        for key, value in raw.items():
-            try:
-                result.append((str(key), parse_value_matcher(value)))
-            except ValueError as exc:
-                raise self.fail(f"{path}.{key}", str(exc)) from None
-        return tuple(result)
 
-    def count(self, raw: Any, path: str) -> Count:
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            if raw < 1:
-                raise self.fail(
-                    path, "an exact count must be at least 1 (use {min: 0} for optional)"
-                )
-            return Count(raw, raw)
-        if isinstance(raw, dict):
-            self.mapping(raw, path, ("min", "max"))
-            low, high = raw.get("min", 0), raw.get("max")
-            low = 0 if low is None else low
-            for key, value in (("min", low), ("max", high)):
-                if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-                    raise self.fail(f"{path}.{key}", f"expected an integer, got {value!r}")
-            if low < 0 or (high is not None and (high < 1 or high < low)):
-                raise self.fail(path, f"need 0 <= min <= max and max >= 1, got {raw!r}")
-            return Count(low, high)
-        raise self.fail(path, f"expected an integer or {{min, max}}, got {raw!r}")
+def _events(raw: list[Any]) -> tuple[EventSpec, ...]:
+    return tuple(
+        EventSpec(item)
+        if isinstance(item, str)
+        else EventSpec(item["name"], _matchers(item.get("attributes")))
+        for item in raw
+    )
 
-    def events(self, raw: Any, path: str) -> tuple[EventSpec, ...]:
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            raise self.fail(path, f"expected a list of event names or mappings, got {raw!r}")
-        result = []
-        for index, item in enumerate(raw):
-            where = f"{path}[{index}]"
-            if isinstance(item, str):
-                result.append(EventSpec(item))
-                continue
-            item = self.mapping(item, where, ("name", "attributes"))
-            name = self.string(item, "name", where)
-            if not name:
-                raise self.fail(f"{where}.name", "an event needs a name")
-            attributes = self.matchers(item.get("attributes"), f"{where}.attributes")
-            result.append(EventSpec(name, attributes))
-        return tuple(result)
 
-    def node(self, raw: Any, path: str) -> Node:
-        raw = self.mapping(raw, path, NODE_KEYS)
-        if "name" in raw and "name_regex" in raw:
-            raise self.fail(f"{path}.name_regex", "give either name or name_regex, not both")
-        name_regex = None
-        pattern = self.string(raw, "name_regex", path)
-        if pattern is not None:
-            try:
-                name_regex = re.compile(pattern)
-            except re.error as exc:
-                raise self.fail(f"{path}.name_regex", f"bad regex {pattern!r}: {exc}") from None
-        status_message = None
-        if "status_message" in raw:
-            try:
-                status_message = parse_value_matcher(raw["status_message"])
-            except ValueError as exc:
-                raise self.fail(f"{path}.status_message", str(exc)) from None
-        children_raw = raw.get("children") or []
-        if not isinstance(children_raw, list):
-            raise self.fail(f"{path}.children", f"expected a list of nodes, got {children_raw!r}")
-        return Node(
-            path=path,
-            id=self.string(raw, "id", path),
-            service=self.string(raw, "service", path),
-            name=self.string(raw, "name", path),
-            name_regex=name_regex,
-            kind=self.choice(raw, "kind", path, KINDS),
-            status=self.choice(raw, "status", path, STATUSES),
-            status_message=status_message,
-            attributes=self.matchers(raw.get("attributes"), f"{path}.attributes"),
-            absent_attributes=self.strings(raw, "absent_attributes", path),
-            events=self.events(raw.get("events"), f"{path}.events"),
-            absent_events=self.strings(raw, "absent_events", path),
-            count=self.count(raw["count"], f"{path}.count") if "count" in raw else Count(),
-            children=tuple(
-                self.node(child, f"{path}.children[{i}]") for i, child in enumerate(children_raw)
-            ),
-            ordered=self.flag(raw, "ordered", path),
-            allow_extra_children=self.flag(raw, "allow_extra_children", path),
-            concurrent_children=self.flag(raw, "concurrent_children", path),
-            note=self.string(raw, "note", path) or "",
-        )
+def _matchers(raw: dict[str, Any] | None) -> tuple[tuple[str, ValueMatcher], ...]:
+    return tuple((str(key), build_value_matcher(value)) for key, value in (raw or {}).items())
 
-    def overlap(self, raw: Any, ids: set[str]) -> tuple[tuple[str, str], ...]:
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            raise self.fail("overlap", f"expected a list of [id, id] pairs, got {raw!r}")
-        pairs = []
-        for index, pair in enumerate(raw):
-            where = f"overlap[{index}]"
-            if not (isinstance(pair, list) and len(pair) == 2):
-                raise self.fail(where, f"expected a pair [id, id], got {pair!r}")
-            for node_id in pair:
-                if node_id not in ids:
-                    known = ", ".join(sorted(ids)) or "none"
-                    raise self.fail(where, f"no node has id {node_id!r} (ids: {known})")
-            pairs.append((pair[0], pair[1]))
-        return tuple(pairs)
 
-    def shape(self, raw: Any, default_name: str) -> Shape:
-        raw = self.mapping(raw, "(top)", SHAPE_KEYS)
-        if "root" not in raw:
-            raise self.fail("root", "missing: a shape needs a root node")
-        root = self.node(raw["root"], "root")
-        if "count" in raw["root"]:
-            raise self.fail("root.count", "the root stands for one span; count is not allowed")
-        ids: set[str] = set()
-        for node in root.walk():
-            if node.id is not None:
-                if node.id in ids:
-                    raise self.fail(f"{node.path}.id", f"duplicate id {node.id!r}")
-                ids.add(node.id)
-        return Shape(
-            name=self.string(raw, "name", "(top)") or default_name,
-            root=root,
-            description=(self.string(raw, "description", "(top)") or "").strip(),
-            source=self.source,
-            single_trace=self.flag(raw, "single_trace", "(top)"),
-            allow_extra_roots=self.flag(raw, "allow_extra_roots", "(top)"),
-            absent_attributes=self.strings(raw, "absent_attributes", "(top)"),
-            overlap=self.overlap(raw.get("overlap"), ids),
-        )
+def _node(raw: dict[str, Any], path: str) -> Node:
+    pattern = raw.get("name_regex")
+    status_message = raw.get("status_message")
+    children = raw.get("children") or []
+    return Node(
+        path=path,
+        id=raw.get("id"),
+        service=raw.get("service"),
+        name=raw.get("name"),
+        name_regex=re.compile(pattern) if pattern is not None else None,
+        kind=raw.get("kind"),
+        status=raw.get("status"),
+        status_message=None if status_message is None else build_value_matcher(status_message),
+        attributes=_matchers(raw.get("attributes")),
+        absent_attributes=tuple(raw.get("absent_attributes", ())),
+        events=_events(raw.get("events") or []),
+        absent_events=tuple(raw.get("absent_events", ())),
+        count=_count(raw["count"]) if "count" in raw else Count(),
+        children=tuple(_node(child, f"{path}.children[{i}]") for i, child in enumerate(children)),
+        ordered=raw.get("ordered", False),
+        allow_extra_children=raw.get("allow_extra_children", False),
+        concurrent_children=raw.get("concurrent_children", False),
+        note=raw.get("note") or "",
+    )
+
+
+def _semantic_errors(root: Node, overlap: list[list[str]]) -> Iterator[tuple[str, str]]:
+    """(path, message) for what the schema cannot say (see the module docstring)."""
+    ids: set[str] = set()
+    for node in root.walk():
+        if node.count.max is not None and node.count.max < node.count.min:
+            yield f"{node.path}.count", f"need min <= max, got {node.count.min} > {node.count.max}"
+        if node.id is not None:
+            if node.id in ids:
+                yield f"{node.path}.id", f"duplicate id {node.id!r}"
+            ids.add(node.id)
+    known = ", ".join(sorted(ids)) or "none"
+    for index, pair in enumerate(overlap):
+        for node_id in pair:
+            if node_id not in ids:
+                yield f"overlap[{index}]", f"no node has id {node_id!r} (ids: {known})"
 
 
 def parse_shape(data: Any, source: str = "<shape>", name: str = "shape") -> Shape:
-    """Validate already-parsed YAML/JSON data and build a :class:`Shape`."""
-    return _Reader(source).shape(data, name)
+    """Validate already-parsed YAML/JSON data and build a :class:`Shape`.
+
+    :class:`ShapeError` lists every violation, one ``source: path: message`` a
+    line: the schema's, else those of the checks a schema cannot make.
+    """
+    errors = _schema_errors(data)
+    if not errors:
+        root = _node(data["root"], "root")
+        overlap = data.get("overlap") or []
+        errors = [f"{path}: {message}" for path, message in _semantic_errors(root, overlap)]
+    if errors:
+        raise ShapeError("\n".join(f"{source}: {line}" for line in errors))
+    return Shape(
+        name=data.get("name") or name,
+        root=root,
+        description=(data.get("description") or "").strip(),
+        source=source,
+        single_trace=data.get("single_trace", False),
+        allow_extra_roots=data.get("allow_extra_roots", False),
+        absent_attributes=tuple(data.get("absent_attributes", ())),
+        overlap=tuple((a, b) for a, b in overlap),
+    )
 
 
 def load_shape_text(text: str, source: str = "<shape>", name: str = "shape") -> Shape:

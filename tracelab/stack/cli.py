@@ -15,7 +15,7 @@ from tracelab.stack.errors import ComponentFailedError, StackError
 from tracelab.stack.logtail import tail_lines
 from tracelab.stack.paths import repo_root
 from tracelab.stack.runner import Stack, StackInfo
-from tracelab.stack.tools import TOOL_NAMES, build_tools
+from tracelab.stack.tools import ALL_TOOL_NAMES, build_tools
 
 T = TypeVar("T")
 
@@ -62,10 +62,10 @@ def print_urls(info: StackInfo) -> None:
 @click.command()
 @click.option("--force", is_flag=True, help="Rebuild even when the stamp says up to date.")
 @click.option(
-    "--only", "only", multiple=True, type=click.Choice(TOOL_NAMES), help="Build only this tool."
+    "--only", "only", multiple=True, type=click.Choice(ALL_TOOL_NAMES), help="Build only this tool."
 )
 def tools(force: bool, only: tuple[str, ...]) -> None:
-    """Build the collector and Jaeger into .tools/bin (cached by input hash)."""
+    """Build the collector and Jaeger (or --only TOOL) into .tools/bin, cached by input hash."""
     started = time.monotonic()
     results = _run(
         lambda: build_tools(repo_root(), only=only or None, force=force, echo=click.echo)

@@ -90,8 +90,11 @@ def test_a_stopped_postgres_fails_fast_and_a_started_one_serves_within_a_second(
             assert response.get_json()["error"]["code"] == "database_unavailable"
             assert response.headers["Retry-After"] == "1"
             assert elapsed < POOL_TIMEOUT_S + 0.5  # never longer than the pool timeout
-        # Once the outage is known, every request fails at once.
-        assert max(elapsed for _, _, elapsed in during[2:]) < 0.1
+        # Once the outage is known, every request fails at once instead of waiting for the
+        # pool: typically in milliseconds; the max allows a busy machine's scheduling delays.
+        known = sorted(elapsed for _, _, elapsed in during[2:])
+        assert known[len(known) // 2] < 0.05
+        assert known[-1] < POOL_TIMEOUT_S / 4
 
         server.start()
         back = time.monotonic()

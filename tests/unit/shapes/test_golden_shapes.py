@@ -6,13 +6,18 @@ conventions predict; the e2e tier checks the shapes against real traces.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 from tests.unit.shapes.builders import N, build, http_client, http_server, node, sql
 from tracelab.shapes.matcher import match
-from tracelab.shapes.shape import load_shape
+from tracelab.shapes.model import KINDS, STATUSES
+from tracelab.shapes.shape import SCHEMA_PATH, load_shape
 
 SHAPES = Path(__file__).resolve().parents[2] / "shapes"
 GATEWAY, AUTH, USER, DB = (f"http://127.0.0.1:{port}" for port in (8081, 8082, 8083, 8084))
@@ -200,6 +205,34 @@ def not_found_trace(server_status: str = "unset"):
         404,
         [_verify(3, 15), user],
     )
+
+
+EVERY_SHAPE = sorted(SHAPES.rglob("*.yaml"))
+SCHEMA_HINT = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
+
+
+def test_the_shape_schema_is_a_valid_draft_2020_12_schema_with_the_model_enums():
+    schema = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    node = schema["$defs"]["node"]["properties"]
+    assert tuple(node["kind"]["enum"]) == KINDS
+    assert tuple(node["status"]["enum"]) == STATUSES
+
+
+@pytest.mark.parametrize("path", EVERY_SHAPE, ids=lambda p: str(p.relative_to(SHAPES)))
+def test_every_shape_file_validates_against_the_schema_its_first_line_names(path):
+    text = path.read_text()
+    hint = SCHEMA_HINT.match(text.splitlines()[0])
+    assert hint, f"{path}: the first line should be the editor's schema hint"
+    schema_file = (path.parent / hint.group(1)).resolve()
+    assert schema_file == SCHEMA_PATH
+    validator = jsonschema.Draft202012Validator(
+        json.loads(schema_file.read_text()),
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+    )
+    errors = [f"{e.json_path}: {e.message}" for e in validator.iter_errors(yaml.safe_load(text))]
+    assert errors == []
+    load_shape(path)
 
 
 @pytest.mark.parametrize("path", sorted(SHAPES.glob("*.yaml")), ids=lambda p: p.stem)

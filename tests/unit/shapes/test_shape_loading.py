@@ -104,12 +104,12 @@ def test_full_format_loads(tmp_path):
         ("root:\n  attributes:\n    k: null\n", "root.attributes.k: null is not a value to match"),
         (
             "root:\n  attributes:\n    k: {present: yes please}\n",
-            "root.attributes.k: present: expects",
+            "root.attributes.k.present: expected true or false, got 'yes please'",
         ),
         ("root:\n  children:\n    - count: 0\n", "root.children[0].count: an exact count must be"),
         (
             "root:\n  children:\n    - count: {min: 3, max: 2}\n",
-            "root.children[0].count: need 0 <= min",
+            "root.children[0].count: need min <= max",
         ),
         (
             "root:\n  children:\n    - count: {most: 2}\n",
@@ -118,15 +118,15 @@ def test_full_format_loads(tmp_path):
         ("root:\n  count: 2\n", "root.count: the root stands for one span"),
         ("root:\n  ordered: 'yes'\n", "root.ordered: expected true or false"),
         ("root:\n  children: {name: x}\n", "root.children: expected a list of nodes"),
-        ("root:\n  events: [{attributes: {}}]\n", "root.events[0].name: an event needs a name"),
+        ("root:\n  events: [{attributes: {}}]\n", "root.events[0].name: required key is missing"),
         (
             "root:\n  absent_attributes: password\n",
             "root.absent_attributes: expected a list of strings",
         ),
-        ("description: x\n", "root: missing: a shape needs a root node"),
+        ("description: x\n", "root: required key is missing"),
         (
             "root: {}\nsingel_trace: true\n",
-            "(top).singel_trace: unknown key (did you mean 'single_trace'?)",
+            "singel_trace: unknown key (did you mean 'single_trace'?)",
         ),
         ("root: {}\noverlap: [[a, b]]\n", "overlap[0]: no node has id 'a'"),
         ("root: {}\noverlap: [a]\n", "overlap[0]: expected a pair [id, id]"),
@@ -134,7 +134,25 @@ def test_full_format_loads(tmp_path):
             "root:\n  id: x\n  children: [{id: x}]\n",
             "root.children[0].id: duplicate id 'x'",
         ),
-        ("- just a list\n", "(top): expected a mapping, got list"),
+        (
+            "root:\n  children:\n    - count: {min: -1}\n",
+            "root.children[0].count.min: expected at least 0, got -1",
+        ),
+        (
+            "root:\n  children:\n    - count: many\n",
+            "root.children[0].count: expected an integer or a mapping, got 'many'",
+        ),
+        ("root:\n  attributes:\n    k: {regex: '(x'}\n", "root.attributes.k.regex: bad regex '(x'"),
+        ("root:\n  attributes:\n    k: {}\n", "root.attributes.k: a mapping must have exactly"),
+        (
+            "root:\n  attributes:\n    k: {one_of: []}\n",
+            "root.attributes.k.one_of: expected at least 1",
+        ),
+        ("root:\n  status_message: null\n", "root.status_message: null is not a value to match"),
+        ("root:\n  events: ['']\n", "root.events[0]: must not be empty"),
+        ("root:\n  service: 5\n", "root.service: expected a string, got 5"),
+        ("root: {}\nsingle_trace: 1\n", "single_trace: expected true or false, got 1"),
+        ("- just a list\n", "(top): expected a mapping, got ['just a list']"),
         ("root: {service: [1\n", "line 2, column 1: invalid YAML"),
     ],
 )
@@ -151,3 +169,22 @@ def test_unreadable_file(tmp_path):
 
 def test_name_key_overrides_the_file_stem(tmp_path):
     assert load_shape(write(tmp_path, "name: custom\nroot: {}\n")).name == "custom"
+
+
+def test_every_violation_is_reported_in_file_order(tmp_path):
+    text = """
+        root:
+          kind: sever
+          children:
+            - status: failed
+            - {name: a, name_regex: b}
+        allow_extra_roots: maybe
+        """
+    lines = error_of(tmp_path, text).split("\n")
+    path = tmp_path / "journey.yaml"
+    assert [line.removeprefix(f"{path}: ").split(":")[0] for line in lines] == [
+        "allow_extra_roots",
+        "root.children[0].status",
+        "root.children[1].name_regex",
+        "root.kind",
+    ]
