@@ -38,12 +38,15 @@ OVERLAYS = ("dev", "production")
 KUBERNETES_VERSION = "1.34.0"
 
 # The config files the local stack runs with (its component table); Compose and
-# Kubernetes must use these very files. Tempo is not run locally (see the
-# README), but it is one file for Compose and Kubernetes all the same.
+# Kubernetes must use these very files. Tempo and Loki are not run locally (see
+# the README), but each is one file for Compose and Kubernetes all the same.
 SHARED_CONFIGS = {
     **{name: ROOT / path for name, path in stack.INFRA_CONFIGS.items()},
     "tempo": ROOT / "infra" / "tempo" / "tempo.yaml",
+    "loki": ROOT / "infra" / "loki" / "loki.yaml",
 }
+# Started with -config.expand-env=true: envsubst-style ${VAR:-default}.
+ENVSUBST_CONFIGS = {"tempo", "loki"}
 PROMETHEUS_CONFIG = ROOT / "infra" / "prometheus" / "prometheus.yml"
 GRAFANA_DIR = ROOT / "infra" / "grafana"
 DATASOURCES_FILE = GRAFANA_DIR / "provisioning" / "datasources" / "datasources.yaml"
@@ -196,10 +199,11 @@ def expand_envsubst(text: str, env: Mapping[str, str]) -> str:
 
 
 def load_expanded(component: str, env: Mapping[str, str]) -> dict[str, Any]:
-    """A shared config (collector, jaeger, tempo) parsed as its program would see it."""
+    """A shared config (collector, jaeger, tempo, loki) parsed as its program would see it."""
     path = SHARED_CONFIGS[component]
     text = path.read_text()
-    expanded = expand_envsubst(text, env) if component == "tempo" else expand_otel(text, env)
+    envsubst = component in ENVSUBST_CONFIGS
+    expanded = expand_envsubst(text, env) if envsubst else expand_otel(text, env)
     return yaml.safe_load(expanded)
 
 
@@ -256,7 +260,9 @@ def collector_listeners(config: Mapping[str, Any]) -> Listeners:
 
 def jaeger_listeners(config: Mapping[str, Any]) -> Listeners:
     pairs = [host_port(e) for _, e in _walk_endpoints(config.get("receivers", {}))]
-    pairs += [host_port(e) for _, e in _walk_endpoints(config.get("extensions", {}))]
+    # The storage extension's endpoints are where Jaeger connects, not listens.
+    servers = {k: v for k, v in config.get("extensions", {}).items() if k != "jaeger_storage"}
+    pairs += [host_port(e) for _, e in _walk_endpoints(servers)]
     for reader in config["service"]["telemetry"]["metrics"].get("readers", []):
         exporter = reader["pull"]["exporter"]["prometheus"]
         pairs.append((exporter["host"], int(exporter["port"])))
@@ -274,13 +280,50 @@ def tempo_listeners(config: Mapping[str, Any]) -> Listeners:
     return Listeners(frozenset(hosts), frozenset(ports))
 
 
+def loki_listeners(config: Mapping[str, Any]) -> Listeners:
+    server = config["server"]
+    hosts = {server["http_listen_address"], server["grpc_listen_address"]}
+    ports = {int(server["http_listen_port"]), int(server["grpc_listen_port"])}
+    return Listeners(frozenset(hosts), frozenset(ports))
+
+
 def listeners(component: str, env: Mapping[str, str]) -> Listeners:
     config = load_expanded(component, env)
     return {
         "otel-collector": collector_listeners,
         "jaeger": jaeger_listeners,
         "tempo": tempo_listeners,
+        "loki": loki_listeners,
     }[component](config)
+
+
+# ------------------------------------------------------ Jaeger's Monitor tab
+def span_metrics_scrape_port(collector_env: Mapping[str, str]) -> int:
+    """The port of the collector's Prometheus exporter, which serves the span metrics."""
+    config = load_expanded("otel-collector", collector_env)
+    (exporter,) = config["service"]["pipelines"]["metrics/spanmetrics"]["exporters"]
+    return host_port(config["exporters"][exporter]["endpoint"])[1]
+
+
+def jaeger_monitor_prometheus(jaeger_env: Mapping[str, str]) -> str | None:
+    """The Prometheus URL Jaeger's Monitor tab reads with ``jaeger_env``; None when off.
+
+    Checks on the way that the metrics backend asks for the names the
+    collector's span_metrics connector exports through its Prometheus
+    exporter: namespace with dots as underscores, the histogram's unit, and
+    the suffixes that exporter adds (``_total``, ``_milliseconds``).
+    """
+    jaeger = load_expanded("jaeger", jaeger_env)
+    name = jaeger["extensions"]["jaeger_query"]["storage"].get("metrics")
+    if not name:
+        return None
+    backend = jaeger["extensions"]["jaeger_storage"]["metric_backends"][name]["prometheus"]
+    connector = yaml.safe_load(SHARED_CONFIGS["otel-collector"].read_text())["connectors"]
+    span_metrics = connector["span_metrics"]
+    assert backend["metric_namespace"] == span_metrics["namespace"].replace(".", "_")
+    assert backend["latency_unit"] == span_metrics["histogram"]["unit"]
+    assert backend["normalize_calls"] is True and backend["normalize_duration"] is True
+    return backend["endpoint"]
 
 
 # The memory_limiter's spike when spike_limit_mib is unset: a fifth of the

@@ -11,6 +11,7 @@ what it really exports.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import ssl
@@ -37,6 +38,7 @@ from tests.config.helpers import (
 )
 from tests.config.variants import KINDS, collector_variants
 from tracelab.bench import promtext
+from tracelab.stack import config as stack_config
 from tracelab.stack.tools import build_tools
 
 PRODUCTION = ROOT / "infra" / "k8s" / "overlays" / "production" / "config"
@@ -163,6 +165,47 @@ def test_jaeger_config_is_valid_as_kubernetes_runs_it(binaries, tmp_path, overla
     if overlay == "production":
         jaeger_configs.append(PRODUCTION / "jaeger-opensearch.yaml")
     validate(binaries["jaeger"], jaeger_configs, k8s_env(overlay, "Deployment/jaeger"), tmp_path)
+
+
+def test_jaeger_config_is_valid_as_the_local_stack_runs_it(binaries, tmp_path):
+    env = stack_config.jaeger_env(stack_config.resolve_ports({}), {})
+    validate(binaries["jaeger"], [SHARED_CONFIGS["jaeger"]], env, tmp_path)
+
+
+def jaeger_print_config(binary: Path, configs: list[Path], env: Mapping[str, str], cwd: Path):
+    result = subprocess.run(
+        [str(binary), "print-config", *(f"--config={path}" for path in configs)],
+        env={"PATH": "/usr/bin:/bin", **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+@pytest.mark.parametrize("mode", ["local", "compose", "dev", "production"])
+def test_jaegers_monitor_tab_as_each_mode_runs_it(binaries, tmp_path, mode):
+    """What Jaeger itself makes of the file: metrics storage on, a Prometheus backend."""
+    configs = [SHARED_CONFIGS["jaeger"]]
+    if mode == "local":
+        env = stack_config.jaeger_env(stack_config.resolve_ports({}), {})
+    elif mode == "compose":
+        env = env_of(compose()["services"]["jaeger"])
+    else:
+        env = k8s_env(mode, "Deployment/jaeger")
+        if mode == "production":
+            configs.append(PRODUCTION / "jaeger-opensearch.yaml")
+    merged = jaeger_print_config(binaries["jaeger"], configs, env, tmp_path)
+    metrics = merged["extensions"]["jaeger_query"]["storage"].get("metrics")
+    if mode == "local":
+        assert not metrics, "no Prometheus locally: the Monitor tab stays off"
+        return
+    backend = merged["extensions"]["jaeger_storage"]["metric_backends"][metrics]["prometheus"]
+    assert backend["endpoint"] == "http://prometheus:9090"
+    assert backend["normalize_calls"] is True and backend["normalize_duration"] is True
 
 
 def test_production_jaeger_merge_switches_storage_to_opensearch(binaries, tmp_path):
@@ -441,3 +484,56 @@ def test_exemplars_carry_the_trace_id_label_grafana_links(exported):
     found = promtext.exemplars(exported)
     assert found, "no exemplar on the span metrics"
     assert all(destination["name"] in labels for _, labels in found)
+
+
+def test_the_logs_pipeline_takes_log_records_with_the_local_defaults(binaries, tmp_path):
+    """The shared config's logs pipeline (LOGS_EXPORTERS=[debug] locally) takes a record."""
+    ports = {
+        name: free_port()
+        for name in (
+            "OTELCOL_OTLP_GRPC_PORT",
+            "OTELCOL_OTLP_HTTP_PORT",
+            "OTELCOL_SPANMETRICS_PORT",
+            "OTELCOL_HEALTH_PORT",
+            "OTELCOL_METRICS_PORT",
+        )
+    }
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "OTELCOL_QUEUE_DIR": str(tmp_path / "queue"),
+        "JAEGER_OTLP_ENDPOINT": f"127.0.0.1:{free_port()}",
+        **{name: str(port) for name, port in ports.items()},
+    }
+    log = tmp_path / "otelcol.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(binaries["otelcol"]), f"--config={SHARED_CONFIGS['otel-collector']}"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        health = f"http://127.0.0.1:{ports['OTELCOL_HEALTH_PORT']}/"
+        wait_until(lambda: get(health) is not None, log)
+        record = {
+            "body": {"stringValue": "GET /api/dashboard -> 200"},
+            "traceId": "5b8efff798038103d269b633813fc60c",
+            "spanId": "0000000000000002",
+        }
+        resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "auth"}}]}
+        body = {"resourceLogs": [{"resource": resource, "scopeLogs": [{"logRecords": [record]}]}]}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{ports['OTELCOL_OTLP_HTTP_PORT']}/v1/logs",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+        wait_until(lambda: '"log records": 1' in log.read_text(), log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -6,7 +6,7 @@ started once; then every Compose ``healthcheck.test``, the Dockerfile's
 ``HEALTHCHECK`` and every Kubernetes probe of a program that runs here is
 executed against it, with the container port mapped to the local one (as a
 published port would be), and must pass; after ``down`` each must fail.
-Tempo, Prometheus, Grafana and Locust do not run here (no local build):
+Tempo, Loki, Prometheus, Grafana and Locust do not run here (no local build):
 their checks are listed as such and keep only the offline checks.
 """
 
@@ -44,7 +44,7 @@ from tracelab.stack.ports import find_free_ports
 
 # What the local stack runs, by Compose service / Kubernetes container name.
 RUNS_HERE = set(cfg.ALL_COMPONENTS)
-NOT_RUN_HERE = {"tempo", "prometheus", "grafana", "locust"}
+NOT_RUN_HERE = {"tempo", "loki", "prometheus", "grafana", "locust"}
 
 
 @dataclass(frozen=True)

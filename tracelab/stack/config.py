@@ -100,6 +100,9 @@ def service_env(
             "DEPLOYMENT_ENVIRONMENT": env.get("DEPLOYMENT_ENVIRONMENT", "local"),
             "PYTHONUNBUFFERED": "1",
             "OTEL_EXPORTER_OTLP_ENDPOINT": http_url(ports["collector_otlp_http"]),
+            # No log store runs locally: the JSON log files in the run directory
+            # are the logs (the console reads them), so no OTLP log export.
+            "OTEL_LOGS_EXPORTER": "none",
             "GATEWAY_URL": http_url(ports["gateway"]),
             "AUTH_URL": http_url(ports["auth"]),
             "USER_URL": http_url(ports["user"]),

@@ -97,6 +97,8 @@ def test_service_env_follows_the_contract():
     assert env["DATABASE_URL"] == "postgresql://tracelab:tracelab@127.0.0.1:6000/tracelab"
     assert env["TRACELAB_CONSOLE_URL"] == "http://127.0.0.1:8090"
     assert "JAEGER_UI_URL" not in env  # the demo services know nothing of the trace UIs
+    # No log store locally: the JSON log files are the logs.
+    assert env["OTEL_LOGS_EXPORTER"] == "none"
     assert env["X_FAULT"] == "1"
 
 
