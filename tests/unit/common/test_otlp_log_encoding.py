@@ -97,7 +97,8 @@ def test_records_of_two_resources_and_dropped_attributes():
         Resource({"service.name": "b"}), LogRecordLimits(max_attributes=1)
     )
     batch = records_of(first, first_exported, directly)
-    batch += records_of(second, second_exported, directly)
+    with pytest.warns(Warning, match="attributes were dropped"):
+        batch += records_of(second, second_exported, directly)
     batch += records_of(first, first_exported, through_logging)
     assert any(record.dropped_attributes for record in batch)
     assert_same(batch)
