@@ -3,7 +3,7 @@
 A slow-query exercise runs on the real stack; the learner submits one wrong
 diagnosis (the grade marks the service) and a right one, whose reveal opens
 the trace view with the finding's span highlighted. The leader's table lists
-both attempts.
+both attempts; once the exercise is stopped, the view names the answer.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ def exercise(stack):
     if running is not None:
         store.stop(running.id, {"outcome": "abandoned"})
     admin = ScenarioAdmin(stack.urls, stack.admin_token)
-    session = start_exercise(store, admin, seed=1, pool=["slow-query"])
-    yield session
-    stop_exercise(store, admin)
+    start_exercise(store, admin, seed=1, pool=["slow-query"])
+    yield store, admin
+    if store.current() is not None:
+        stop_exercise(store, admin)
     admin.close()
 
 
@@ -55,7 +56,9 @@ def _submit(page, service: str, trace_id: str) -> None:
     page.click("#ex-submit")
 
 
-def test_a_learner_is_graded_and_sees_the_finding_highlighted(page, stack, slow_trace, screenshot):
+def test_a_learner_is_graded_and_sees_the_finding_highlighted(
+    page, stack, exercise, slow_trace, screenshot
+):
     page.goto(f"{stack.urls['console']}/#/exercise")
     page.wait_for_selector("#ex-cause option[value='slow-query']", state="attached")
     _submit(page, "gateway", slow_trace)
@@ -77,3 +80,10 @@ def test_a_learner_is_graded_and_sees_the_finding_highlighted(page, stack, slow_
     assert highlighted.count() == 1
     assert "SELECT" in highlighted.first.inner_text()
     screenshot(page, "exercise-reveal")
+
+    # Once the leader stops it, the view names the answer.
+    stop_exercise(*exercise)
+    page.goto(f"{stack.urls['console']}/#/exercise")
+    page.wait_for_selector("#ex-answer:not([hidden])")
+    assert "The answer: slow-query" in page.inner_text("#ex-answer")
+    assert page.is_disabled("#ex-submit")

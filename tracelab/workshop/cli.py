@@ -25,7 +25,7 @@ from tracelab.workshop.session import (
     submit,
     workshop_dir,
 )
-from tracelab.workshop.store import NoSession, Store
+from tracelab.workshop.store import NoSession, SessionRunning, Store
 
 T = TypeVar("T")
 SCENARIO = click.Choice(names())
@@ -34,7 +34,14 @@ SCENARIO = click.Choice(names())
 def _guard(action: Callable[[], T]) -> T:
     try:
         return action()
-    except (AdminError, StackError, NoSession, UnknownScenario, InvalidDiagnosis) as exc:
+    except (
+        AdminError,
+        StackError,
+        NoSession,
+        SessionRunning,
+        UnknownScenario,
+        InvalidDiagnosis,
+    ) as exc:
         click.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(2)
 
@@ -121,9 +128,11 @@ def _status_text(doc: dict[str, Any]) -> str:
         plan = doc["answer"]["plan"]
         if "scenario" in plan:
             lines.append(f"  the fault was: {plan['scenario']}")
-        whatif_doc = (doc.get("result") or {}).get("whatif")
-        if whatif_doc:
-            lines.append(whatif.summary(whatif_doc))
+        result = doc.get("result") or {}
+        if result.get("whatif"):
+            lines.append(whatif.summary(result["whatif"]))
+        if result.get("report"):
+            lines.append(f"  report: {', '.join(result['report'])}")
     if not doc["learners"]:
         lines.append("  no submission yet")
     for row in doc["learners"]:

@@ -54,6 +54,10 @@ class NoSession(LookupError):
     """No exercise or game day is running (or none has this id)."""
 
 
+class SessionRunning(RuntimeError):
+    """Another exercise or game day is running: one at a time."""
+
+
 @dataclass(frozen=True)
 class Switch:
     """A fault switched on at ``on_at`` (Unix seconds) and off at ``off_at`` (None: still on)."""
@@ -133,13 +137,13 @@ class Store:
 
     # --- sessions ------------------------------------------------------------------------
     def start(self, kind: str, seed: int, plan: Mapping[str, Any]) -> Session:
-        """Record a new session; refused (:class:`RuntimeError`) while another one runs."""
+        """Record a new session; refused (:class:`SessionRunning`) while another one runs."""
         with self._write() as db:
             running = db.execute(
                 "SELECT id, kind FROM sessions WHERE stopped_at IS NULL"
             ).fetchone()
             if running:
-                raise RuntimeError(
+                raise SessionRunning(
                     f"a {running['kind']} is already running ({running['id']}): stop it first"
                 )
             session_id = f"{kind[:2]}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"

@@ -11,7 +11,7 @@ from tests.unit.console.helpers import HOST, _error, get
 from tests.unit.shapes.builders import TRACE_ID
 from tests.unit.workshop.traces import T0_S, healthy, jaeger_answer, slow_query
 from tracelab.console.app import create_app
-from tracelab.workshop.store import Store
+from tracelab.workshop.store import SessionRunning, Store
 
 RIGHT = {
     "learner": "ada",
@@ -112,5 +112,5 @@ def test_concurrent_submissions_are_all_recorded(store, exercise):
 def test_the_record_survives_a_restart_and_refuses_a_second_session(store, exercise):
     again = Store(store.directory)
     assert again.current().id == exercise.id
-    with pytest.raises(RuntimeError, match="already running"):
+    with pytest.raises(SessionRunning, match="already running"):
         again.start("gameday", 1, {})

@@ -30,6 +30,12 @@
     if (plan) {
       const faults = plan.scenario ? [plan.scenario] : [...new Set(doc.answer.switches.map((s) => s.scenario))];
       answer.textContent = `The answer: ${faults.join(", ")}`;
+      const w = doc.result && doc.result.whatif;
+      if (w) {
+        let text = ` · the fix: p50 ${TL.ms(w.on.p50_ms)} → projected ${TL.ms(w.projected.p50_ms)}`;
+        if (w.measured) text += `, measured ${TL.ms(w.measured.p50_ms)}`;
+        answer.append(TL.el("span", "hint", text));
+      }
     }
     const body = document.querySelector("#ex-learners tbody");
     body.replaceChildren();
