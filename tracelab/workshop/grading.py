@@ -184,6 +184,7 @@ def grade(
     if trace is None:
         return _refused(
             diagnosis,
+            switches,
             f"{backend} holds no trace {diagnosis.trace_id}: check the id (copy it from the "
             "trace view)",
         )
@@ -192,6 +193,7 @@ def grade(
     if not candidates:
         return _refused(
             diagnosis,
+            switches,
             f"this trace began at {_clock(began)}, when no fault of this session was on: "
             "a trace from before (or after) it cannot show it",
         )
@@ -235,11 +237,16 @@ def grade(
     return result
 
 
-def _refused(diagnosis: Diagnosis, why: str) -> dict[str, Any]:
-    fields = {
-        name: _field(False, getattr(diagnosis, name), "not graded: the trace proves nothing")
-        for name in ("service", "operation", "cause")
-    }
+def _refused(diagnosis: Diagnosis, switches: Sequence[Switch], why: str) -> dict[str, Any]:
+    """The trace proves nothing: the fields are still graded where only one fault can be meant."""
+    faults = {s.scenario for s in switches}
+    if len(faults) == 1:
+        fields = grade_fields(diagnosis, entry(faults.pop()))
+    else:
+        fields = {
+            name: _field(False, getattr(diagnosis, name), "not graded: the trace proves nothing")
+            for name in ("service", "operation", "cause")
+        }
     fields["trace"] = _field(False, diagnosis.trace_id, why)
     return {"correct": False, "fields": fields, "scenario": None, "_graded_against": None}
 

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from tracelab.scenarios.admin import ScenarioAdmin
+from tracelab.scenarios.spec import SPECS
 from tracelab.scenarios.traffic import Traffic
 from tracelab.shapes.backends import JaegerClient
 from tracelab.workshop.catalogue import ANSWER_KEYS
@@ -123,7 +124,7 @@ def test_an_exercise_grades_a_right_diagnosis_right_and_two_wrong_ones_wrong(
     assert admin.states()[scenario]["active"]
     assert scenario not in started.stdout  # the learners are not told
 
-    trace_id = _dashboard_trace(stack, jaeger)
+    trace_id = _dashboard_trace(stack, jaeger, SPECS[scenario].min_spans)
     right = _submit_cli("ada", trace_id, _answer(scenario))
     assert right.returncode == 0, right.stdout + right.stderr
     graded = json.loads(right.stdout)
@@ -200,7 +201,7 @@ def test_a_three_minute_game_day_writes_its_timeline_and_report(stack, store, ad
             time.sleep(0.5)
         switch = store.switches(session.id)[0]
         assert switch.scenario == "slow-query"
-        trace_id = _dashboard_trace(stack, jaeger)
+        trace_id = _dashboard_trace(stack, jaeger, SPECS["slow-query"].min_spans)
         right = _submit_cli("ada", trace_id, _answer("slow-query"))
         assert right.returncode == 0, right.stdout + right.stderr
         wrong = _submit_cli("bob", trace_id, _answer("slow-query", operation="POST /login"))
@@ -226,4 +227,5 @@ def test_a_three_minute_game_day_writes_its_timeline_and_report(stack, store, ad
     assert learners["bob"]["correct"] == 0
     markdown = (report_dir / "report.md").read_text()
     assert "| 1 | slow-query |" in markdown and "ada (" in markdown
+    print(text)
     print(markdown)

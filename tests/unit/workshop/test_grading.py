@@ -96,6 +96,17 @@ def test_a_trace_from_before_the_fault_went_on_is_refused():
     result = graded(switches=later)
     assert not result["correct"]
     assert "no fault of this session was on" in result["fields"]["trace"]["why"]
+    # One fault only could be meant: the named fields are still graded.
+    assert result["fields"]["service"]["ok"] and result["fields"]["cause"]["ok"]
+
+
+def test_in_a_game_a_trace_outside_every_fault_grades_nothing():
+    game = [
+        Switch("slow-query", {}, T0_S + 60, T0_S + 90),
+        Switch("flaky-auth", {}, T0_S + 95, None),
+    ]
+    result = graded(switches=game)
+    assert not any(field["ok"] for field in result["fields"].values())
 
 
 def test_of_two_faults_on_the_one_named_is_graded():
