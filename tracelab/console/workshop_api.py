@@ -42,6 +42,10 @@ def current() -> Response:
         doc = status(_store())
     except NoSession:
         doc = {"session": None, "learners": [], "submissions": []}
+    if doc["session"] and doc["session"]["running"]:
+        # Learners read this too: nobody's right answer to copy while it runs.
+        for sub in doc["submissions"]:
+            sub.pop("answer", None)
     return jsonify(**doc, causes=causes())
 
 

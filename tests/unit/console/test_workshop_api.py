@@ -55,6 +55,7 @@ def test_a_right_diagnosis_is_graded_and_revealed(app_client, backends, exercise
     view = get(app_client, "/api/exercise").get_json()
     assert view["learners"][0]["learner"] == "ada" and view["learners"][0]["correct"]
     assert "answer" not in view  # not while it runs
+    assert "answer" not in view["submissions"][0]  # nor anybody's right answer
     assert {c["id"] for c in view["causes"]} >= {"slow-query", "n-plus-one"}
 
 
