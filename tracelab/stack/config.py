@@ -138,6 +138,7 @@ def console_env(
             "USER_URL": http_url(ports["user"]),
             "DB_SERVICE_URL": http_url(ports["db"]),
             "TRACELAB_LOG_DIR": str(run_dir / "logs"),
+            "TRACELAB_WORKSHOP_DIR": str(run_dir / "workshop"),
             "TRACELAB_SPAN_METRICS_URL": http_url(ports["collector_spanmetrics"], "/metrics"),
             "TRACELAB_CONSOLE_START_HINT": "make up",
             "PYTHONUNBUFFERED": "1",
