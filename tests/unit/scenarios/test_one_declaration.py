@@ -25,7 +25,16 @@ from werkzeug.serving import make_server
 from services.common import admin, faults
 from services.common.config import ServiceSettings
 from services.common.flask_support import create_flask_app
-from services.common.scenarios import CATALOGUE, Answer, Check, Param, Scenario, Signature
+from services.common.scenarios import (
+    CATALOGUE,
+    N_PLUS_ONE,
+    SEQUENTIAL_FANOUT,
+    Answer,
+    Check,
+    Param,
+    Scenario,
+    Signature,
+)
 from tests.unit.console.helpers import HOST, _closed_url, get
 from tracelab.analysis.findings import DETECTORS
 from tracelab.console.app import create_app
@@ -69,9 +78,9 @@ def _docstrings(tree: ast.AST) -> set[int]:
     return found
 
 
-def _spelled_names(path: Path) -> list[tuple[int, str]]:
-    """(line, name) of every string literal in ``path`` naming a scenario (docstrings aside)."""
-    tree = ast.parse((ROOT / path).read_text())
+def _spelled_names(path: Path, source: str) -> list[tuple[int, str]]:
+    """(line, name) of every string literal of ``path`` naming a scenario (docstrings aside)."""
+    tree = ast.parse(source)
     skip = _docstrings(tree)
     # The analysis package's own vocabulary: detector kinds, two of which share a name.
     allowed = set(DETECTORS) if path.parts[:2] == ("tracelab", "analysis") else set()
@@ -83,9 +92,9 @@ def _spelled_names(path: Path) -> list[tuple[int, str]]:
     ]
 
 
-def _listed_names(path: Path) -> list[tuple[int, set[str]]]:
-    """Collection literals in ``path`` holding two or more scenario names as elements or keys."""
-    tree = ast.parse((ROOT / path).read_text())
+def _listed_names(source: str) -> list[tuple[int, set[str]]]:
+    """Collection literals holding two or more scenario names as elements or keys."""
+    tree = ast.parse(source)
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.List | ast.Tuple | ast.Set):
@@ -107,7 +116,7 @@ def test_the_services_and_the_lab_never_spell_a_scenario_name():
         f"{path}:{line}: {name}"
         for path in _tracked("services/*.py", "tracelab/*.py")
         if path != DECLARATION
-        for line, name in _spelled_names(path)
+        for line, name in _spelled_names(path, (ROOT / path).read_text())
     ]
     assert spelled == []
 
@@ -117,7 +126,7 @@ def test_no_python_file_keeps_a_list_of_scenario_names():
         f"{path}:{line}: {sorted(names)}"
         for path in _tracked("*.py")
         if path != DECLARATION
-        for line, names in _listed_names(path)
+        for line, names in _listed_names((ROOT / path).read_text())
     ]
     assert listed == []
 
@@ -144,20 +153,17 @@ def test_the_console_page_and_scripts_name_no_scenario():
     }
 
 
-def test_the_guard_sees_a_second_list():
-    """The two scans above catch what they are for (else they would pass on anything)."""
-    bad = ROOT / "tests" / "unit" / "scenarios" / "_second_list_probe.py"
-    bad.write_text('ON = ["slow-query", "flaky-auth"]\nfaults_active = "slow-query"\n')
-    try:
-        probe = bad.relative_to(ROOT)
-        assert _listed_names(probe) == [(1, {"slow-query", "flaky-auth"})]
-        assert sorted(_spelled_names(probe)) == [
-            (1, "flaky-auth"),
-            (1, "slow-query"),
-            (2, "slow-query"),
-        ]
-    finally:
-        bad.unlink()
+def test_the_scans_see_a_second_list():
+    """The scans above catch what they are for (else they would pass on anything)."""
+    one, two = CATALOGUE.names()[:2]
+    source = f'ON = ["{one}", "{two}"]\nswitch = "{one}"\n'
+    assert _listed_names(source) == [(1, {one, two})]
+    assert sorted(_spelled_names(Path("services/x.py"), source)) == sorted(
+        [(1, one), (1, two), (2, one)]
+    )
+    kinds = f'KINDS = ["{N_PLUS_ONE.name}", "{SEQUENTIAL_FANOUT.name}"]\n'
+    assert _listed_names(kinds) == []  # detector kinds
+    assert _spelled_names(Path("tracelab/analysis/x.py"), kinds) == []
 
 
 # -- a scenario declared in a test is listed everywhere -----------------------------------
