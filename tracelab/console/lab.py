@@ -117,6 +117,13 @@ class Lab:
         except AdminUnavailable as exc:
             raise self._down(exc) from None
         except AdminError as exc:
+            if exc.status == 404:
+                # The console knows the name, the service does not: it runs older code.
+                raise NotFound(
+                    f"{exc.message} (that service runs an older scenario declaration: "
+                    f"restart it with `{self.start_hint}`)",
+                    "unknown_scenario",
+                ) from None
             # A 422 from the service (a parameter out of bounds) is the person's to fix.
             status = 422 if exc.status == 422 else 502
             raise ApiError(status, "scenario_refused", exc.message) from None

@@ -30,6 +30,7 @@ from services.common.scenarios import (
     N_PLUS_ONE,
     SEQUENTIAL_FANOUT,
     Answer,
+    Catalogue,
     Check,
     Param,
     Scenario,
@@ -224,17 +225,21 @@ def test_the_cli_lists_and_switches_a_newly_declared_scenario(service, monkeypat
     assert "fake-fault" in typo.output
 
 
-def test_the_console_lists_a_newly_declared_scenario(service, tmp_path):
-    # Every owner's admin API is the one served here; the rest is never asked.
+def _console(service: str, log_dir: Path):
+    """A console whose every scenario owner's admin API is ``service`` (the rest never asked)."""
     owners = {name: service for name in CATALOGUE.owners()}
     settings = ConsoleSettings(
         backends={"jaeger": _closed_url()},
         services={"frontend": _closed_url(), **owners},
-        log_dir=tmp_path,
+        log_dir=log_dir,
         start_hint="make up",
         span_metrics_url=None,
     )
-    console = create_app(settings).test_client()
+    return create_app(settings).test_client()
+
+
+def test_the_console_lists_a_newly_declared_scenario(service, tmp_path):
+    console = _console(service, tmp_path)
     listed = get(console, "/api/scenarios").get_json()["scenarios"]
     assert [s["name"] for s in listed] == list(CATALOGUE.names())
     fake = listed[-1]
@@ -249,3 +254,18 @@ def test_the_console_lists_a_newly_declared_scenario(service, tmp_path):
     typo = console.put("/api/scenarios/fake-falut", headers=HOST)
     assert typo.status_code == 404
     assert "known: slow-query," in typo.get_json()["error"]["message"]
+
+
+def test_the_console_says_so_when_a_service_does_not_know_a_declared_scenario(
+    service, tmp_path, monkeypatch
+):
+    """Version skew: the console declares fake-fault, the running service's code does not."""
+    older = Catalogue(tuple(s for s in CATALOGUE.scenarios if s is not FAKE))
+    monkeypatch.setattr(faults, "REGISTRY", faults.Registry(older))
+    console = _console(service, tmp_path)
+    refused = console.put("/api/scenarios/fake-fault", headers=HOST, data="{}")
+    assert refused.status_code == 404
+    error = refused.get_json()["error"]
+    assert error["code"] == "unknown_scenario"
+    assert "unknown scenario 'fake-fault'" in error["message"]
+    assert "older scenario declaration: restart it with `make up`" in error["message"]
