@@ -9,7 +9,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from services.auth import tokens
 from services.auth.hashing import HashingPool, slots_for
 from services.auth.settings import Settings
-from services.common import faults, telemetry
+from services.common import faults, scenarios, telemetry
 from services.common.errors import ApiError, Unauthorized
 from services.common.flask_support import bearer_token, json_body
 from services.common.validation import require_fields
@@ -34,9 +34,11 @@ def _mark_user(span: Span, user_id: int) -> None:
 
 def _session_store_check() -> None:
     """Scenario flaky-auth: a share of verifications hit a failing session store."""
-    flaky = faults.active("flaky-auth")
+    flaky = faults.active(scenarios.FLAKY_AUTH)
     if flaky is not None and faults.roll(float(flaky["rate"])):
-        raise faults.InjectedFault("session store timed out (scenario flaky-auth)")
+        raise faults.InjectedFault(
+            f"session store timed out (scenario {scenarios.FLAKY_AUTH.name})"
+        )
 
 
 def register(app: Flask, settings: Settings, db: DbSyncClient) -> None:

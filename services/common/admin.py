@@ -95,11 +95,13 @@ def listing(service: str) -> dict[str, Any]:
 
 
 def state(service: str, name: str) -> dict[str, Any]:
-    """The body describing one scenario (404 for an unknown name)."""
-    for entry in faults.REGISTRY.describe(service):
-        if entry["name"] == name:
-            return {"service": service, **entry}
-    raise NotFound(f"no scenario {name!r}", "unknown_scenario")
+    """The body describing one scenario (404 naming the known ones for an unknown name)."""
+    try:
+        faults.REGISTRY.scenario(name)
+    except faults.UnknownScenario as exc:
+        raise NotFound(str(exc), "unknown_scenario") from None
+    entry = next(e for e in faults.REGISTRY.describe(service) if e["name"] == name)
+    return {"service": service, **entry}
 
 
 def switch(service: str, method: str, name: str, body: Any) -> dict[str, Any]:

@@ -7,6 +7,9 @@ misbehaves lives where the fault belongs (db, user, gateway, auth) and asks
 the registry with :func:`active`; with every scenario off (the default) the
 services behave exactly as their golden trace shapes say.
 
+The scenarios themselves are declared once, in :mod:`services.common.scenarios`;
+the fault code asks by object: ``faults.active(scenarios.SLOW_QUERY)``.
+
 Every parameter has bounds (:class:`Param`, listed in docs/architecture.md):
 a value outside them, or not a finite number, is refused (the admin API
 answers 422), so no switch can make a service sleep for hours.
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import mmap
 import multiprocessing
 import os
@@ -28,136 +30,42 @@ import random
 import struct
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-log = logging.getLogger(__name__)
+from services.common.scenarios import (
+    CATALOGUE,
+    SCENARIOS_ENV,
+    ByName,
+    Catalogue,
+    Param,
+    Scenario,
+    UnknownScenario,
+)
 
-SCENARIOS_ENV = "TRACELAB_SCENARIOS"
+__all__ = [
+    "REGISTRY",
+    "SCENARIOS",
+    "SCENARIOS_ENV",
+    "SCENARIO_OWNERS",
+    "InjectedFault",
+    "Param",
+    "Registry",
+    "Scenario",
+    "UnknownScenario",
+    "active",
+    "check_env",
+    "roll",
+]
+
+log = logging.getLogger(__name__)
 
 Params = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Param:
-    """One tunable parameter: its default and the bounds every value must stay in.
-
-    An integer default makes an integer parameter (whole numbers only).
-    """
-
-    default: int | float
-    minimum: int | float
-    maximum: int | float
-
-    def value(self, scenario: str, key: str, raw: Any) -> int | float:
-        """``raw`` checked against the bounds and typed like the default (else ValueError)."""
-        what = f"{scenario}: parameter {key!r}"
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-            raise ValueError(f"{what} must be a number")
-        if isinstance(self.default, int) and raw != int(raw):
-            raise ValueError(f"{what} must be a whole number")
-        if not self.minimum <= raw <= self.maximum:
-            raise ValueError(f"{what} must be between {self.minimum} and {self.maximum}")
-        return type(self.default)(raw)
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """One injectable fault: where it lives, what it does, its tunable parameters."""
-
-    name: str
-    services: tuple[str, ...]
-    summary: str
-    parameters: Mapping[str, Param] = field(default_factory=dict)
-
-    @property
-    def defaults(self) -> Params:
-        """Every parameter's default."""
-        return {key: param.default for key, param in self.parameters.items()}
-
-    def limits(self) -> dict[str, dict[str, int | float]]:
-        """Every parameter's bounds, ``{"name": {"min": ..., "max": ...}}``."""
-        return {
-            key: {"min": param.minimum, "max": param.maximum}
-            for key, param in self.parameters.items()
-        }
-
-    def params(self, overrides: Mapping[str, Any] | None = None) -> Params:
-        """The defaults with ``overrides`` applied; unknown or out-of-bounds values raise."""
-        merged = self.defaults
-        for key, value in (overrides or {}).items():
-            if key not in self.parameters:
-                known = ", ".join(sorted(self.parameters)) or "none"
-                raise ValueError(f"{self.name}: unknown parameter {key!r} (known: {known})")
-            merged[key] = self.parameters[key].value(self.name, key, value)
-        return merged
-
-
-SCENARIOS: dict[str, Scenario] = {
-    s.name: s
-    for s in (
-        Scenario(
-            "slow-query",
-            ("db",),
-            "the activity query defeats its index (a cast on user_id) and scans",
-            {"scan_ms": Param(300, 0, 5000), "share": Param(1.0, 0.0, 1.0)},
-        ),
-        Scenario(
-            "n-plus-one",
-            ("user",),
-            "user fetches the activity ids, then each entry with its own db call",
-            {},
-        ),
-        Scenario(
-            "sequential-fanout",
-            ("gateway",),
-            "the dashboard awaits the profile, then the activity, one after the other",
-            {},
-        ),
-        Scenario(
-            "pool-starvation",
-            ("db",),
-            "db serves one request at a time (a pool of one), holding it while post-processing",
-            {"pool_size": Param(1, 1, 10), "hold_ms": Param(50, 0, 2000)},
-        ),
-        Scenario(
-            "flaky-auth",
-            ("auth",),
-            "a share of token verifications fail inside auth (its session store times out)",
-            {"rate": Param(0.5, 0.0, 1.0)},
-        ),
-        Scenario(
-            "retry-storm",
-            ("db", "user"),
-            "db answers activity slowly; user retries it with a short per-attempt timeout",
-            {
-                "delay_ms": Param(400, 0, 5000),
-                "attempt_timeout_ms": Param(120, 10, 5000),
-                "attempts": Param(3, 1, 10),
-            },
-        ),
-        Scenario(
-            "lost-context",
-            ("user",),
-            "user hands the activity fetch to a thread pool without the trace context",
-            {},
-        ),
-        Scenario(
-            "blocking-loop",
-            ("user",),
-            "user's profile handler makes a blocking call on the event loop",
-            {"block_ms": Param(300, 0, 2000)},
-        ),
-    )
-}
-
-
+# The declaration's live views, by the names older callers use.
+SCENARIOS: Mapping[str, Scenario] = ByName(CATALOGUE)
 # The services that own a scenario, so serve the admin API (the public frontend owns none).
-SCENARIO_OWNERS = frozenset(service for s in SCENARIOS.values() for service in s.services)
-
-
-class UnknownScenario(KeyError):
-    """No scenario has this name."""
+SCENARIO_OWNERS = CATALOGUE.owners()
 
 
 class SharedState:
@@ -210,8 +118,8 @@ class Registry:
     the processes forked afterwards.
     """
 
-    def __init__(self, catalog: Mapping[str, Scenario] = SCENARIOS) -> None:
-        self.catalog = dict(catalog)
+    def __init__(self, catalogue: Catalogue = CATALOGUE) -> None:
+        self.catalogue = catalogue
         # (generation seen, active scenarios), replaced as one: readers take no lock.
         self._view: tuple[int, dict[str, Params]] = (0, {})
         self._lock = threading.Lock()
@@ -226,12 +134,13 @@ class Registry:
         self._view = shared.update(lambda active: active.update(current))
         self._shared = shared
 
-    def scenario(self, name: str) -> Scenario:
+    def scenario(self, name: str | Scenario) -> Scenario:
         """The scenario called ``name`` (UnknownScenario otherwise)."""
-        try:
-            return self.catalog[name]
-        except KeyError:
-            raise UnknownScenario(name) from None
+        if isinstance(name, Scenario):
+            if name not in self.catalogue:
+                raise UnknownScenario(f"scenario {name.name!r} is not declared")
+            return name
+        return self.catalogue.get(name)
 
     def _change(self, change: Callable[[dict[str, Params]], None]) -> None:
         if self._shared is not None:
@@ -249,16 +158,18 @@ class Registry:
             view = self._view = shared.read()
         return view[1]
 
-    def enable(self, name: str, overrides: Mapping[str, Any] | None = None) -> Params:
+    def enable(self, name: str | Scenario, overrides: Mapping[str, Any] | None = None) -> Params:
         """Switch ``name`` on (again, with new parameters); return its parameters."""
-        params = self.scenario(name).params(overrides)
+        scenario = self.scenario(name)
+        name = scenario.name
+        params = scenario.params(overrides)
         self._change(lambda active: active.__setitem__(name, params))
         log.warning("scenario %s switched ON %s", name, params)
         return params
 
-    def disable(self, name: str) -> bool:
+    def disable(self, name: str | Scenario) -> bool:
         """Switch ``name`` off; True when it was on."""
-        self.scenario(name)
+        name = self.scenario(name).name
         was_on: list[bool] = []
         self._change(lambda active: was_on.append(active.pop(name, None) is not None))
         if was_on[0]:
@@ -272,9 +183,11 @@ class Registry:
             self.disable(name)
         return names
 
-    def params(self, name: str) -> Params | None:
-        """The parameters of ``name`` when it is on, else None (cheap: one dict lookup)."""
-        return self._current().get(name)
+    def params(self, scenario: Scenario | str) -> Params | None:
+        """The parameters of ``scenario`` when it is on, else None (UnknownScenario for a typo)."""
+        if not isinstance(scenario, Scenario):
+            scenario = self.catalogue.get(scenario)
+        return self._current().get(scenario.name)
 
     def snapshot(self) -> dict[str, Params]:
         """Every active scenario with a copy of its parameters."""
@@ -286,31 +199,44 @@ class Registry:
         return [
             {
                 "name": s.name,
-                "services": list(s.services),
+                "services": list(s.owner_services),
                 "summary": s.summary,
                 "active": s.name in active,
                 "params": active.get(s.name, s.defaults),
                 "limits": s.limits(),
-                "here": service is None or service in s.services,
+                "here": service is None or service in s.owner_services,
             }
-            for s in self.catalog.values()
+            for s in self.catalogue.all()
         ]
 
     def load_env(self, environ: Mapping[str, str] | None = None) -> list[str]:
-        """Switch on the scenarios named in ``TRACELAB_SCENARIOS`` (comma separated)."""
+        """Switch on the scenarios named in ``TRACELAB_SCENARIOS`` (comma separated).
+
+        An unknown name raises :class:`UnknownScenario` before any is switched on.
+        """
         raw = (environ if environ is not None else os.environ).get(SCENARIOS_ENV, "")
-        names = [part.strip() for part in raw.split(",") if part.strip()]
-        for name in names:
-            self.enable(name)
-        return names
+        chosen = self.catalogue.parse(raw, SCENARIOS_ENV)
+        for scenario in chosen:
+            self.enable(scenario)
+        return [scenario.name for scenario in chosen]
 
 
 REGISTRY = Registry()
 
 
-def active(name: str) -> Params | None:
-    """The parameters of scenario ``name`` when it is on, else None."""
-    return REGISTRY.params(name)
+def check_env(environ: Mapping[str, str] | None = None) -> None:
+    """Refuse to start (SystemExit with the message) when ``TRACELAB_SCENARIOS`` has a typo."""
+    raw = (environ if environ is not None else os.environ).get(SCENARIOS_ENV, "")
+    try:
+        CATALOGUE.parse(raw, SCENARIOS_ENV)
+    except UnknownScenario as exc:
+        log.error("%s", exc)
+        raise SystemExit(f"error: {exc}") from None
+
+
+def active(scenario: Scenario | str) -> Params | None:
+    """The parameters of ``scenario`` when it is on, else None (UnknownScenario for a typo)."""
+    return REGISTRY.params(scenario)
 
 
 def roll(rate: float, rng: Callable[[], float] = random.random) -> bool:

@@ -64,6 +64,7 @@ class _GunicornService(BaseApplication):
 def serve_flask(settings: ServiceSettings, factory: Callable[[], Flask]) -> None:
     """Serve a Flask app built by ``factory`` with gunicorn (gthread workers)."""
     configure_logging(settings.name, settings.log_level)
+    faults.check_env()
     # Before the workers fork: they all inherit the one shared scenario state.
     faults.REGISTRY.share_between_processes()
     _GunicornService(settings, factory).run()
@@ -72,6 +73,7 @@ def serve_flask(settings: ServiceSettings, factory: Callable[[], Flask]) -> None
 def serve_aiohttp(settings: ServiceSettings, factory: Callable[[], web.Application]) -> None:
     """Serve an aiohttp app built by ``factory`` after telemetry is initialised."""
     _init_process(settings)
+    faults.check_env()
     app = factory()
 
     async def _flush(_: web.Application) -> None:

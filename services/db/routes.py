@@ -6,7 +6,7 @@ import time
 
 from flask import Flask, Response, jsonify, request
 
-from services.common import faults
+from services.common import faults, scenarios
 from services.common.errors import BadRequest, NotFound
 from services.common.flask_support import json_body
 from services.common.validation import parse_positive_int, require_fields
@@ -65,7 +65,7 @@ def register(app: Flask, store: UserStore, max_body_bytes: int) -> None:
     def get_activity(user_id: str) -> Response:
         """``GET /users/<id>/activity?limit=N``: the newest entries first."""
         uid, limit = _user_id(user_id), _activity_limit()
-        storm = faults.active("retry-storm")
+        storm = faults.active(scenarios.RETRY_STORM)
         if storm is not None:
             # The slow dependency of scenario retry-storm: every call is slow,
             # whether or not the caller is still waiting for it.

@@ -29,7 +29,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolClosed
 
-from services.common import deadline, faults, telemetry
+from services.common import deadline, faults, scenarios, telemetry
 from services.common.errors import ApiError
 from services.db.availability import DatabaseWatch, unavailable
 from services.db.settings import Settings
@@ -174,7 +174,7 @@ class UserStore:
         stands in for ``DB_POOL_MAX_SIZE=1``: requests queue for it exactly as
         they would for the pool's only connection.
         """
-        starved = faults.active("pool-starvation")
+        starved = faults.active(scenarios.POOL_STARVATION)
         if starved is None:
             return None, 0.0, self.pool.max_size
         size = max(1, int(starved["pool_size"]))
@@ -276,7 +276,7 @@ class UserStore:
 
     def list_activity(self, user_id: int, limit: int) -> list[dict[str, Any]] | None:
         """The newest ``limit`` activity entries of ``user_id``, or None for no such user."""
-        slow = faults.active("slow-query")
+        slow = faults.active(scenarios.SLOW_QUERY)
         if slow is not None and not faults.roll(float(slow["share"])):
             slow = None
         with self._connection() as conn:

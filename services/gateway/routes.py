@@ -10,7 +10,7 @@ from aiohttp import web
 from opentelemetry.trace import Span, Status, StatusCode
 
 from services.auth.client import AuthClient
-from services.common import faults, telemetry
+from services.common import faults, scenarios, telemetry
 from services.common.aiohttp_support import read_json
 from services.common.errors import ApiError
 from services.common.validation import parse_positive_int, require_fields
@@ -61,7 +61,7 @@ async def _fan_out(users: UserClient, user_id: int) -> tuple[UserProfile, list[A
     with _tracer.start_as_current_span(
         FANOUT_SPAN, record_exception=False, set_status_on_exception=False
     ) as span:
-        if faults.active("sequential-fanout") is not None:
+        if faults.active(scenarios.SEQUENTIAL_FANOUT) is not None:
             profile, activity = await _one_after_the_other(users, user_id)
         else:
             # return_exceptions keeps both calls inside the span even when one fails early.

@@ -8,7 +8,8 @@ from aiohttp import web
 
 from services.common.aiohttp_support import create_aiohttp_app
 from services.db.client import DbAsyncClient, DbSyncClient
-from services.user.routes import DB_CLIENT, DB_SYNC_CLIENT, add_routes
+from services.user.partner import Partner
+from services.user.routes import DB_CLIENT, DB_SYNC_CLIENT, PARTNER, add_routes
 from services.user.settings import Settings
 
 
@@ -23,7 +24,9 @@ def create_app(settings: Settings) -> web.Application:
     async def db_client(app: web.Application) -> AsyncIterator[None]:
         app[DB_CLIENT] = DbAsyncClient(settings.db_url, settings.service.http_timeout_s)
         app[DB_SYNC_CLIENT] = DbSyncClient(settings.db_url, settings.service.http_timeout_s)
+        app[PARTNER] = Partner()
         yield
+        await app[PARTNER].close()
         await app[DB_CLIENT].close()
         app[DB_SYNC_CLIENT].close()
 

@@ -12,8 +12,11 @@ import asyncio
 import time
 from typing import Any
 
+import aiohttp
+
 from services.common.models import Activity
 from services.db.client import DbAsyncClient, DbSyncClient
+from services.user.partner import Partner
 
 
 async def activity_one_by_one(db: DbAsyncClient, user_id: int, limit: int) -> list[Activity]:
@@ -62,3 +65,21 @@ def block_event_loop(params: dict[str, Any]) -> None:
     asyncio.sleep``/an async client, or ``await asyncio.to_thread(...)``.
     """
     time.sleep(params["block_ms"] / 1000)
+
+
+async def avatar_without_timeout(partner: Partner, user_id: int, params: dict[str, Any]) -> None:
+    """slow-external: wait for an external avatar API, with no timeout at all.
+
+    ``ClientTimeout(total=None)`` waits as long as the partner takes (here
+    ``delay_ms``); the profile cannot answer sooner, and every profile
+    request holds a connection meanwhile. Fix: a timeout well under the
+    caller's budget (``services.common.deadline.for_call``), and a fallback
+    (no avatar) when it fires - or fetch it off the request path.
+    """
+    url = f"{await partner.url()}/avatars/{user_id}"
+    query = {"delay_ms": int(params["delay_ms"])}
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session,
+        session.get(url, params=query) as response,
+    ):
+        await response.read()

@@ -15,7 +15,7 @@ import requests
 
 from services.common.admin import admin_token
 from services.common.errors import ApiError, NotFound
-from services.common.faults import SCENARIOS
+from services.common.scenarios import CATALOGUE, UnknownScenario
 from tracelab.journeys import JOURNEYS, journey
 from tracelab.scenarios.admin import AdminError, AdminUnavailable, ScenarioAdmin
 from tracelab.scenarios.traffic import Traffic
@@ -74,10 +74,8 @@ class Lab:
                 "the console has no admin token (TRACELAB_ADMIN_TOKEN or "
                 f"TRACELAB_ADMIN_TOKEN_FILE): start it with `{self.start_hint}`, which sets one",
             )
-        # Only the services that own a scenario (the public frontend owns none).
-        owners = {service for scenario in SCENARIOS.values() for service in scenario.services}
-        services = {name: url for name, url in self.services.items() if name in owners}
-        return ScenarioAdmin(services, token)
+        # ScenarioAdmin asks only the services that own a scenario (the frontend owns none).
+        return ScenarioAdmin(self.services, token)
 
     def _down(self, exc: AdminError) -> ApiError:
         return ApiError(
@@ -97,26 +95,35 @@ class Lab:
             admin.close()
         return [
             {
-                "name": name,
+                "name": scenario.name,
                 "summary": scenario.summary,
-                "services": list(scenario.services),
+                "services": list(scenario.owner_services),
                 "defaults": dict(scenario.defaults),
-                "active": bool(states.get(name, {}).get("active")),
-                "params": states.get(name, {}).get("params", dict(scenario.defaults)),
+                "active": bool(states.get(scenario.name, {}).get("active")),
+                "params": states.get(scenario.name, {}).get("params", dict(scenario.defaults)),
             }
-            for name, scenario in SCENARIOS.items()
+            for scenario in CATALOGUE.all()
         ]
 
     def switch(self, name: str, on: bool, params: Mapping[str, Any] | None) -> dict[str, Any]:
         """Switch scenario ``name`` on (with ``params``) or off everywhere it lives."""
-        if name not in SCENARIOS:
-            raise NotFound(f"no scenario {name!r}", "unknown_scenario")
+        try:
+            CATALOGUE.get(name)
+        except UnknownScenario as exc:
+            raise NotFound(str(exc), "unknown_scenario") from None
         admin = self._admin()
         try:
             switched = admin.switch(name, on, params)
         except AdminUnavailable as exc:
             raise self._down(exc) from None
         except AdminError as exc:
+            if exc.status == 404:
+                # The console knows the name, the service does not: it runs older code.
+                raise NotFound(
+                    f"{exc.message} (that service runs an older scenario declaration: "
+                    f"restart it with `{self.start_hint}`)",
+                    "unknown_scenario",
+                ) from None
             # A 422 from the service (a parameter out of bounds) is the person's to fix.
             status = 422 if exc.status == 422 else 502
             raise ApiError(status, "scenario_refused", exc.message) from None

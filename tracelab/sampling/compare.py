@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from services.common.scenarios import FLAKY_AUTH, SLOW_QUERY
 from tracelab.sampling import metrics
 from tracelab.sampling.strategies import Strategy
 from tracelab.scenarios.admin import ScenarioAdmin
@@ -41,8 +42,8 @@ class Load:
     def faults(self) -> dict[str, dict[str, float]]:
         """Scenario parameters: flaky-auth for errors, slow-query for slow traces."""
         return {
-            "flaky-auth": {"rate": self.error_rate},
-            "slow-query": {"scan_ms": self.slow_ms * 1.3, "share": self.slow_share},
+            FLAKY_AUTH.name: {"rate": self.error_rate},
+            SLOW_QUERY.name: {"scan_ms": self.slow_ms * 1.3, "share": self.slow_share},
         }
 
 

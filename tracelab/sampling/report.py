@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from services.common.scenarios import FLAKY_AUTH, SLOW_QUERY
 from tracelab.sampling.compare import Load, StrategyResult
 
 
@@ -31,7 +32,7 @@ def markdown(report: dict[str, Any]) -> str:
         "# Sampling strategies side by side",
         "",
         f"Load: {load['requests']} dashboards, {load['concurrency']} concurrent, "
-        f"flaky-auth {load['error_rate']:.0%} (errors), slow-query on "
+        f"{FLAKY_AUTH.name} {load['error_rate']:.0%} (errors), {SLOW_QUERY.name} on "
         f"{load['slow_share']:.0%} (slow >= {load['slow_ms']} ms). Measured from Jaeger "
         "and the collector's metrics.",
         "",

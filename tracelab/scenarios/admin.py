@@ -9,7 +9,7 @@ import requests
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from services.common.admin import SCENARIOS_PATH, TOKEN_HEADER
-from services.common.faults import SCENARIO_OWNERS, SCENARIOS
+from services.common.scenarios import CATALOGUE, UnknownScenario
 
 
 class AdminError(RuntimeError):
@@ -42,7 +42,8 @@ class ScenarioAdmin:
     def __init__(
         self, services: Mapping[str, str], token: str | None, timeout: float = 5.0
     ) -> None:
-        self.services = {name: url for name, url in services.items() if name in SCENARIO_OWNERS}
+        owners = CATALOGUE.owners()
+        self.services = {name: url for name, url in services.items() if name in owners}
         self.token = token
         self.timeout = timeout
         self.session = requests.Session()
@@ -69,9 +70,11 @@ class ScenarioAdmin:
         return response.json()
 
     def _owners(self, name: str) -> Iterable[tuple[str, str]]:
-        if name not in SCENARIOS:
-            raise AdminError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
-        return [(svc, url) for svc, url in self.services.items() if svc in SCENARIOS[name].services]
+        try:
+            owners = CATALOGUE.get(name).owner_services
+        except UnknownScenario as exc:
+            raise AdminError(str(exc)) from None
+        return [(svc, url) for svc, url in self.services.items() if svc in owners]
 
     def switch(self, name: str, on: bool, params: Mapping[str, Any] | None = None) -> list[str]:
         """Switch ``name`` on (with ``params``) or off in the services that own it."""
@@ -100,7 +103,7 @@ class ScenarioAdmin:
     def all_off(self) -> list[str]:
         """Switch every scenario off; return the names that were on somewhere."""
         was_on = [name for name, s in self.states().items() if s["active"]]
-        for name in SCENARIOS:
+        for name in CATALOGUE.names():
             self.switch(name, False)
         return was_on
 

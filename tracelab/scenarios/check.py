@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.common.faults import SCENARIOS
+from services.common.scenarios import CATALOGUE
 from tracelab.scenarios.admin import ScenarioAdmin
 from tracelab.scenarios.signatures import SIGNATURES, Verdict
-from tracelab.scenarios.spec import SPECS, CheckSpec
+from tracelab.scenarios.spec import CheckSpec
 from tracelab.scenarios.targets import Targets
 from tracelab.scenarios.traffic import Answer, Traffic
 from tracelab.shapes.backends import JaegerClient, TraceNotFound
@@ -84,9 +84,7 @@ class Checker:
 
     def check(self, name: str, states: tuple[str, ...] = ("on", "off")) -> list[StateResult]:
         """Check scenario ``name`` in each of ``states``; it is OFF afterwards."""
-        if name not in SPECS:
-            raise KeyError(f"unknown scenario {name!r}; known: {', '.join(SPECS)}")
-        spec = SPECS[name]
+        spec = CheckSpec.of(CATALOGUE.get(name))
         results = []
         try:
             for state in states:
@@ -111,7 +109,7 @@ class Checker:
         self.admin.switch(spec.scenario, False)
         result.statuses = [a.status for a in answers]
         judged = self._judged(spec, on, answers, result)
-        params = SCENARIOS[spec.scenario].params(spec.params)
+        params = CATALOGUE.get(spec.scenario).params(spec.params)
         shape, baseline = load_shape(spec.shape_path), load_shape(spec.baseline_path)
         for answer in judged:
             verdict = self._verdict(spec, on, answer, shape, baseline, params)

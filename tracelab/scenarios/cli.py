@@ -9,13 +9,37 @@ from typing import Any, TypeVar
 
 import click
 
-from services.common.faults import SCENARIOS
+from tracelab.scenarios import catalogue
 from tracelab.scenarios.admin import AdminError, ScenarioAdmin
 from tracelab.scenarios.targets import Targets
 from tracelab.stack.errors import StackError
 
 T = TypeVar("T")
-NAMES = click.Choice(sorted(SCENARIOS))
+
+
+class ScenarioName(click.ParamType):
+    """A declared scenario's name (or ``all`` where allowed), looked up when parsed."""
+
+    name = "scenario"
+
+    def __init__(self, allow_all: bool = False) -> None:
+        self.allow_all = allow_all
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """``value`` when it names a scenario; a usage error (exit 2) naming the known ones else."""
+        if self.allow_all and value == "all":
+            return value
+        try:
+            return catalogue.get(value).name
+        except catalogue.UnknownScenario as exc:
+            self.fail(str(exc), param, ctx)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
+        """The declared names starting with ``incomplete``."""
+        names = [*catalogue.names(), *(["all"] if self.allow_all else [])]
+        return [click.shell_completion.CompletionItem(n) for n in names if n.startswith(incomplete)]
 
 
 def _guard(action: Callable[[], T]) -> T:
@@ -53,16 +77,17 @@ def scenario() -> None:
 def list_scenarios() -> None:
     """Every scenario, where it lives and whether it is on."""
     states = _guard(_admin().states)
-    for name, spec in SCENARIOS.items():
-        state = states.get(name, {})
+    for spec in catalogue.all():
+        state = states.get(spec.name, {})
         flag = "ON " if state.get("active") else "off"
         params = state.get("params") or {}
         shown = " ".join(f"{k}={v}" for k, v in params.items())
-        click.echo(f"{flag} {name:<18} [{','.join(spec.services)}] {spec.summary} {shown}".rstrip())
+        owners = ",".join(spec.owner_services)
+        click.echo(f"{flag} {spec.name:<18} [{owners}] {spec.summary} {shown}".rstrip())
 
 
 @scenario.command("on")
-@click.argument("name", type=NAMES)
+@click.argument("name", type=ScenarioName())
 @click.option("--param", "params", multiple=True, help="KEY=NUMBER, e.g. --param rate=0.2")
 def switch_on(name: str, params: tuple[str, ...]) -> None:
     """Switch scenario NAME on (in the services that own it)."""
@@ -72,7 +97,7 @@ def switch_on(name: str, params: tuple[str, ...]) -> None:
 
 
 @scenario.command("off")
-@click.argument("name", type=click.Choice([*sorted(SCENARIOS), "all"]))
+@click.argument("name", type=ScenarioName(allow_all=True))
 def switch_off(name: str) -> None:
     """Switch scenario NAME (or ``all``) off."""
     admin = _admin()
@@ -85,7 +110,7 @@ def switch_off(name: str) -> None:
 
 
 @scenario.command("check")
-@click.argument("names", nargs=-1, type=click.Choice([*sorted(SCENARIOS), "all"]))
+@click.argument("names", nargs=-1, type=ScenarioName(allow_all=True))
 @click.option(
     "--state",
     type=click.Choice(["both", "on", "off"]),
@@ -101,7 +126,7 @@ def check(names: tuple[str, ...], state: str, verbose: bool) -> None:
     """
     from tracelab.scenarios.check import Checker
 
-    chosen = list(SCENARIOS) if not names or "all" in names else list(names)
+    chosen = list(catalogue.names()) if not names or "all" in names else list(names)
     states = ("on", "off") if state == "both" else (state,)
     checker = Checker(_guard(Targets.from_stack), echo=click.echo if verbose else None)
     failed = 0

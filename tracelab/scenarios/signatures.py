@@ -7,15 +7,21 @@ detector, with thresholds from the scenario's parameters where they set the
 size of the effect, and asks whether one of its findings is the scenario's
 (a dominating span that is a SQL query, an error that began in auth...).
 The golden shapes (``tests/shapes/scenarios``) give the structure.
+
+The detector, its wording and its thresholds are declared with the scenario
+(:mod:`services.common.scenarios`); only the predicates that are code
+(:data:`REFINEMENTS`) live here, keyed by the declared objects.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from services.common import scenarios
+from services.common.scenarios import Scenario
 from tracelab.analysis.findings import Finding, analyze
 from tracelab.analysis.service import context_for
 from tracelab.shapes.backends import BackendClient, BackendError
@@ -111,39 +117,67 @@ def _touches_user(finding: Finding, trace: Trace, _params: Params) -> bool:
     return "user" in (client.service, server.service)
 
 
-SIGNATURES: dict[str, Signature] = {
-    "slow-query": Signature(
-        "dominating-span",
-        "on a SQL query",
-        _is_sql,
-        # The scan adds scan_ms to one query: half of it is already most of the trace.
-        lambda p: {"dominating_min_ms": max(1.0, float(p.get("scan_ms", 300)) / 2)},
+def _is_an_uninstrumented_call(finding: Finding, trace: Trace, _params: Params) -> bool:
+    """An HTTP client span with nothing under it: the callee traces nothing (a third party)."""
+    span = _span_of(finding, trace)
+    attributes = span.attributes
+    return (
+        span.kind == "client"
+        and not trace.children_of(span)
+        and not attributes.get("db.system")
+        and bool(attributes.get("url.full") or attributes.get("http.request.method"))
+    )
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """Lab code a declared signature may need: which finding is the scenario's, how long to wait.
+
+    Without one, any finding of the scenario's detector is the scenario's.
+    """
+
+    matches: Matcher = _any
+    wait_s: float = 0.0
+    worth_waiting: Callable[[Trace], bool] = lambda _trace: False
+
+
+# Keyed by the declared objects themselves (services.common.scenarios), never by name.
+REFINEMENTS: dict[Scenario, Refinement] = {
+    scenarios.SLOW_QUERY: Refinement(_is_sql),
+    scenarios.POOL_STARVATION: Refinement(_on_the_starved_pool),
+    scenarios.FLAKY_AUTH: Refinement(_injected_in_auth),
+    scenarios.LOST_CONTEXT: Refinement(
+        _continued_elsewhere, wait_s=12.0, worth_waiting=_has_a_leaf_server
     ),
-    "n-plus-one": Signature("n-plus-one", "(one call per item)"),
-    "sequential-fanout": Signature("sequential-fanout", "(calls one after another)"),
-    "pool-starvation": Signature(
-        "pool-wait",
-        "on the starved pool",
-        _on_the_starved_pool,
-        # Queued behind one holder: at least half a hold.
-        lambda p: {"pool_wait_ms": max(1.0, float(p.get("hold_ms", 50)) / 2)},
-    ),
-    "flaky-auth": Signature(
-        "error-origin", "beginning in auth's injected fault", _injected_in_auth
-    ),
-    "retry-storm": Signature("retries", "(the same call again)"),
-    "lost-context": Signature(
-        "broken-trace",
-        "continuing in a trace of its own",
-        _continued_elsewhere,
-        wait_s=12.0,
-        worth_waiting=_has_a_leaf_server,
-    ),
-    "blocking-loop": Signature(
-        "blocked-wait",
-        "on a call into or out of user",
-        _touches_user,
-        # The handler blocks for block_ms: a wait of half of it is the block, not noise.
-        lambda p: {"blocked_slack_ms": max(1.0, float(p.get("block_ms", 300)) / 2)},
-    ),
+    scenarios.BLOCKING_LOOP: Refinement(_touches_user),
+    scenarios.SLOW_EXTERNAL: Refinement(_is_an_uninstrumented_call),
 }
+
+
+def signature_of(scenario: Scenario) -> Signature:
+    """The judging signature of a declared scenario: its declaration plus any refinement."""
+    refinement = REFINEMENTS.get(scenario, Refinement())
+    return Signature(
+        scenario.signature.detector,
+        scenario.signature.what,
+        refinement.matches,
+        scenario.thresholds,
+        refinement.wait_s,
+        refinement.worth_waiting,
+    )
+
+
+class _ByName(Mapping[str, Signature]):
+    """``{name: Signature}`` over the declaration, read on every lookup."""
+
+    def __getitem__(self, name: str) -> Signature:
+        return signature_of(scenarios.CATALOGUE.get(name))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(scenarios.CATALOGUE.names())
+
+    def __len__(self) -> int:
+        return len(scenarios.CATALOGUE)
+
+
+SIGNATURES: Mapping[str, Signature] = _ByName()

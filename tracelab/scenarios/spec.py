@@ -1,45 +1,39 @@
-"""How each scenario's signature is checked: journey, shapes, load and decision rule."""
+"""How each scenario's signature is checked: journey, shapes, load and decision rule.
+
+The numbers are declared with the scenario (``services.common.scenarios.Check``);
+this adds the paths the lab reads.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from services.common import scenarios
+from services.common.scenarios import Check, Scenario
 from tracelab.stack.paths import repo_root
 
 SHAPES_DIR = repo_root() / "tests" / "shapes"
 
 
 @dataclass(frozen=True)
-class CheckSpec:
-    """The traffic a check drives and how its traces are judged.
+class CheckSpec(Check):
+    """A declared :class:`Check` with its scenario's name and shape paths."""
 
-    ``mode`` is ``all`` (every sampled trace must show the signature while the
-    scenario is on) or ``any`` (at least one: faults that need contention or
-    chance). ``only_status`` restricts the judged traces to answers with that
-    status while on (flaky-auth: the calls that failed). ``discriminating``
-    says whether the scenario shape itself can tell on from off (else the
-    measure alone does).
-    """
+    scenario: str = ""
 
-    scenario: str
-    journey: str
-    on_status: int = 200
-    samples: int = 1
-    concurrency: int = 1
-    warmup: int = 0
-    mode: str = "all"
-    only_status: int | None = None
-    discriminating: bool = True
-    params: Mapping[str, Any] = field(default_factory=dict)
-    min_spans: int = 1
+    @classmethod
+    def of(cls, declared: Scenario) -> CheckSpec:
+        """The check of a declared scenario."""
+        plan = {f.name: getattr(declared.check, f.name) for f in dataclasses.fields(Check)}
+        return cls(scenario=declared.name, **plan)
 
     @property
     def shape_path(self) -> Path:
         """The scenario's golden signature shape."""
-        return SHAPES_DIR / "scenarios" / f"{self.scenario}.yaml"
+        return repo_root() / scenarios.CATALOGUE.get(self.scenario).shape_path
 
     @property
     def baseline_path(self) -> Path:
@@ -47,32 +41,17 @@ class CheckSpec:
         return SHAPES_DIR / f"{self.journey}.yaml"
 
 
-SPECS: dict[str, CheckSpec] = {
-    spec.scenario: spec
-    for spec in (
-        CheckSpec("slow-query", "dashboard", min_spans=17),
-        CheckSpec("n-plus-one", "dashboard", min_spans=20),
-        CheckSpec("sequential-fanout", "dashboard", discriminating=False, min_spans=17),
-        CheckSpec(
-            "pool-starvation",
-            "dashboard",
-            samples=24,
-            concurrency=8,
-            warmup=32,
-            mode="any",
-            min_spans=17,
-        ),
-        CheckSpec(
-            "flaky-auth",
-            "profile",
-            on_status=503,
-            samples=12,
-            mode="any",
-            only_status=503,
-            min_spans=6,
-        ),
-        CheckSpec("retry-storm", "dashboard", on_status=504, min_spans=23),
-        CheckSpec("lost-context", "dashboard", min_spans=14),
-        CheckSpec("blocking-loop", "dashboard", discriminating=False, min_spans=17),
-    )
-}
+class _ByName(Mapping[str, CheckSpec]):
+    """``{name: CheckSpec}`` over the declaration, read on every lookup."""
+
+    def __getitem__(self, name: str) -> CheckSpec:
+        return CheckSpec.of(scenarios.CATALOGUE.get(name))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(scenarios.CATALOGUE.names())
+
+    def __len__(self) -> int:
+        return len(scenarios.CATALOGUE)
+
+
+SPECS: Mapping[str, CheckSpec] = _ByName()

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.common.scenarios import CATALOGUE, SCENARIOS_ENV, UnknownScenario
 from tracelab.stack import config as cfg
 from tracelab.stack.checks import Check, all_pass, check_from_dict
 from tracelab.stack.component import KINDS, Component, Launch, PythonModule, Site, Tool
@@ -115,6 +116,17 @@ class ComponentStatus:
     ready: bool
     url: str
     log: Path
+
+
+def _check_scenarios(environ: Mapping[str, str]) -> None:
+    """A typo in ``TRACELAB_SCENARIOS`` stops ``up`` before anything starts.
+
+    Every service would refuse to start with it; saying so once is clearer.
+    """
+    try:
+        CATALOGUE.parse(environ.get(SCENARIOS_ENV, ""), SCENARIOS_ENV)
+    except UnknownScenario as exc:
+        raise StackError(str(exc)) from None
 
 
 class _Run:
@@ -235,6 +247,7 @@ class Stack:
         restarts the stack. ``bootstrap`` (default: when the db service or its
         bootstrap module exists) runs ``python -m services.db.bootstrap``.
         """
+        _check_scenarios({**self.environ, **(extra_env or {})})
         wanted = self._select(components)
         extra = dict(extra_env or {})
         signature = self._signature(wanted, extra)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common import admin, faults
+from services.common import admin, faults, scenarios
 from services.common.config import ServiceSettings
 from services.common.flask_support import create_flask_app
 
@@ -29,20 +29,23 @@ def all_off() -> Iterator[None]:
     faults.REGISTRY.disable_all()
 
 
-def test_every_scenario_of_the_issue_is_in_the_catalog():
-    assert set(faults.SCENARIOS) == {
-        "slow-query",
-        "n-plus-one",
-        "sequential-fanout",
-        "pool-starvation",
-        "flaky-auth",
-        "retry-storm",
-        "lost-context",
-        "blocking-loop",
-    }
-    owners = {name: s.services for name, s in faults.SCENARIOS.items()}
-    assert owners["slow-query"] == ("db",) and owners["flaky-auth"] == ("auth",)
-    assert owners["sequential-fanout"] == ("gateway",) and owners["retry-storm"] == ("db", "user")
+def test_the_declared_owners_and_the_views_over_the_declaration():
+    assert scenarios.SLOW_QUERY.owner_services == ("db",)
+    assert scenarios.FLAKY_AUTH.owner_services == ("auth",)
+    assert scenarios.SEQUENTIAL_FANOUT.owner_services == ("gateway",)
+    assert scenarios.RETRY_STORM.owner_services == ("db", "user")
+    assert scenarios.SLOW_EXTERNAL.owner_services == ("user",)
+    assert list(faults.SCENARIOS) == list(scenarios.CATALOGUE.names())
+    assert all(faults.SCENARIOS[s.name] is s for s in scenarios.CATALOGUE.all())
+    assert sorted(faults.SCENARIO_OWNERS) == ["auth", "db", "gateway", "user"]
+
+
+def test_a_typo_is_an_error_not_a_scenario_that_is_off():
+    with pytest.raises(faults.UnknownScenario, match=r"unknown scenario 'slow-qurey'; known: "):
+        faults.active("slow-qurey")
+    assert faults.active(scenarios.SLOW_QUERY) is None
+    faults.REGISTRY.enable(scenarios.SLOW_QUERY)
+    assert faults.active(scenarios.SLOW_QUERY) == faults.active("slow-query")
 
 
 def test_enable_with_overrides_and_disable():
@@ -72,8 +75,21 @@ def test_unknown_scenario_raises():
 def test_scenarios_from_the_environment():
     registry = faults.Registry()
     names = registry.load_env({faults.SCENARIOS_ENV: " slow-query, n-plus-one ,"})
-    assert names == ["slow-query", "n-plus-one"]
-    assert set(registry.snapshot()) == {"slow-query", "n-plus-one"}
+    expected = [scenarios.SLOW_QUERY.name, scenarios.N_PLUS_ONE.name]
+    assert names == expected and list(registry.snapshot()) == expected
+
+
+def test_a_typo_in_the_environment_refuses_to_start():
+    registry = faults.Registry()
+    env = {faults.SCENARIOS_ENV: "slow-query,flaky-auht"}
+    with pytest.raises(faults.UnknownScenario, match="TRACELAB_SCENARIOS names unknown"):
+        registry.load_env(env)
+    assert registry.snapshot() == {}  # nothing switched on, not even the good name
+    with pytest.raises(SystemExit) as refused:
+        faults.check_env(env)
+    message = str(refused.value.code)
+    assert "'flaky-auht'" in message and "known: slow-query, n-plus-one" in message
+    faults.check_env({faults.SCENARIOS_ENV: "flaky-auth"})  # a right name starts
 
 
 def test_roll_uses_the_rate():
@@ -163,7 +179,12 @@ def test_flask_admin_api_rejects_bad_bodies_and_names(client):
     bad_json = client.put(url, data="{", headers=headers, content_type="application/json")
     assert bad_json.status_code == 400
     assert client.put(url, json={"params": {"x": 1}}, headers=headers).status_code == 422
-    assert client.get(admin.SCENARIOS_PATH + "/nope", headers=headers).status_code == 404
+    unknown = client.get(admin.SCENARIOS_PATH + "/nope", headers=headers)
+    assert unknown.status_code == 404
+    error = unknown.get_json()["error"]
+    assert error["code"] == "unknown_scenario"
+    assert error["message"].startswith("unknown scenario 'nope'; known: slow-query, ")
+    assert client.put(admin.SCENARIOS_PATH + "/nope", headers=headers).status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -201,3 +201,21 @@ def test_blocking_loop_is_a_call_into_or_out_of_user_waiting_on_a_block():
 @pytest.mark.parametrize("name", sorted(SIGNATURES))
 def test_an_empty_trace_shows_no_signature(name):
     assert not judge(name, Trace([span(1, None, "frontend", "GET", "server", 0, 1)])).present
+
+
+def test_slow_external_is_a_dominating_call_with_nothing_under_it():
+    root = span(1, None, "frontend", "GET /api/dashboard", "server", 0, 850)
+    handler = span(2, 1, "user", "GET /users/{id}", "server", 5, 845)
+    http = {"http.request.method": "GET", "url.full": "http://127.0.0.1:4/avatars/3?delay_ms=800"}
+    external = span(3, 2, "user", "GET", "client", 10, 810, **http)
+    verdict = judge("slow-external", Trace([root, handler, external]))
+    assert verdict.present and "user GET alone takes 94%" in verdict.detail
+    # Near miss: the same long call, but the callee traces it (a server span under it).
+    served = span(4, 3, "db", "GET /users/<int:user_id>", "server", 11, 809)
+    verdict = judge("slow-external", Trace([root, handler, external, served]))
+    assert not verdict.present and "it found: db GET /users/<int:user_id> alone" in verdict.detail
+    # Near miss: a dominating leaf client span that is a SQL query is slow-query's.
+    sql = span(3, 2, "db", "SELECT", "client", 10, 810, **{"db.system": "postgresql"})
+    assert not judge("slow-external", Trace([root, handler, sql])).present
+    # Under half the partner's delay: not the wait it injects.
+    assert not judge("slow-external", Trace([root, handler, external]), delay_ms=2000).present

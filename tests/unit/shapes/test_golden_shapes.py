@@ -299,3 +299,44 @@ def test_not_found_rejects_a_404_recorded_as_a_server_error():
     assert [(m.span.service, m.span.kind, m.what) for m in result.mismatches] == [
         ("user", "server", "status")
     ]
+
+
+def slow_external_trace(partner_first: bool = True, partner_traced: bool = False):
+    """A dashboard whose profile handler first waits ~800 ms on an external avatar API."""
+    profile = _user_call("/users/4", "/users/{id}", "/users/<int:user_id>", 20, 900)
+    handler = profile.children[0]
+    db_call = handler.children[0]
+    db_call.start, db_call.end = 830, 890
+    external = http_client(
+        "user", "GET", "http://127.0.0.1:41999/avatars/4?delay_ms=800", start=25, end=825
+    )
+    if partner_traced:
+        external.children = [http_server("partner", "GET", "/avatars/{id}", start=26, end=824)]
+    if not partner_first:
+        external.start, external.end, db_call.start, db_call.end = 95, 895, 25, 90
+    handler.children = [external, db_call]
+    activity = _user_call(
+        "/users/4/activity?limit=10",
+        "/users/{id}/activity",
+        "/users/<int:user_id>/activity",
+        25,
+        55,
+    )
+    fanout = node("gateway", "gateway.dashboard_fanout", start=18, end=905)
+    fanout.children = [profile, activity]
+    trace = _edge(
+        "GET", "/api/dashboard", "/api/dashboard", "/api/dashboard", 200, [_verify(3, 15), fanout]
+    )
+    return trace
+
+
+def test_slow_external_accepts_the_uninstrumented_call_before_the_profile_query():
+    shape = load_shape(SHAPES / "scenarios" / "slow-external.yaml")
+    assert match(shape, slow_external_trace()).ok, match(shape, slow_external_trace()).report()
+    # Near misses: the callee traced (so not external), or the call made after db's.
+    traced = match(shape, slow_external_trace(partner_traced=True))
+    assert not traced.ok and "partner" in traced.report()
+    late = match(shape, slow_external_trace(partner_first=False))
+    assert [m.what for m in late.mismatches] == ["child order"], late.report()
+    # The journey without the fault is no match at all.
+    assert not match(shape, dashboard_trace()).ok

@@ -134,6 +134,17 @@ def test_cli_prints_a_one_line_error_and_exits_1(tmp_path, monkeypatch):
     )
 
 
+def test_a_typo_in_tracelab_scenarios_stops_up_before_anything_starts(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACELAB_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("TRACELAB_SCENARIOS", "slow-qurey")
+    result = CliRunner().invoke(stack_cli, ["up", "--infra-only", "--timeout", "5"])
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "error: TRACELAB_SCENARIOS names unknown scenario(s) 'slow-qurey'; known: slow-query, "
+    )
+    assert load_state(tmp_path / "run") is None
+
+
 def test_cli_logs_prints_the_tail(tmp_path, monkeypatch):
     run = tmp_path / "run"
     (run / "logs").mkdir(parents=True)

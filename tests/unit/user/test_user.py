@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
+from services.common import faults, scenarios
 from services.common.deadline import BUDGET_HEADER
 from services.user.app import create_app
 from tests.unit.gateway.fakes import closed_port_url
@@ -180,3 +181,22 @@ async def test_readyz_checks_db(aiohttp_client, user, spans):
     assert (response.status, body["checks"]) == (503, {"db": "failing"})
     assert "db" in body["message"]
     assert spans.all() == [], "health probes make no spans"
+
+
+async def test_slow_external_waits_for_the_partner_with_no_timeout(user, db, spans):
+    faults.REGISTRY.enable(scenarios.SLOW_EXTERNAL, {"delay_ms": 60})
+    try:
+        response, body = await call(user, "GET", f"/users/{USER_ID}")
+    finally:
+        faults.REGISTRY.disable(scenarios.SLOW_EXTERNAL)
+
+    assert response.status == 200 and body == profile(USER_ID)
+    server = _server_span(spans, "GET /users/{id}")
+    external, fetch = sorted(children(spans.all(), server), key=lambda s: s.start_time)
+    assert external.kind is SpanKind.CLIENT
+    assert f"/avatars/{USER_ID}?delay_ms=60" in external.attributes["url.full"]
+    assert external.attributes["http.response.status_code"] == 200
+    assert (external.end_time - external.start_time) / 1e6 >= 60
+    assert children(spans.all(), external) == []  # the partner traces nothing
+    assert fetch.attributes["url.full"] == f"{db.url}/users/{USER_ID}"
+    assert external.end_time <= fetch.start_time  # the profile waited for it
