@@ -158,6 +158,10 @@ def normalise_operation(raw: str) -> str:
     return re.sub(r"<[^>/]*>|\{[^}/]*\}", "{}", text)
 
 
+# How a fix changes the finding's spans (see :class:`Answer`).
+FIX_KINDS = ("drop", "own", "keep-one", "none")
+
+
 @dataclass(frozen=True)
 class Answer:
     """A scenario's answer key: the sets of acceptable answers, never prose.
@@ -167,8 +171,12 @@ class Answer:
     or the db handler that runs it...), compared with
     :func:`normalise_operation`. ``cause``: the cause's id, which is the
     scenario's name (the cause catalogue *is* the scenario catalogue).
-    ``fix``: how the fix changes the finding's spans (``drop``: they leave
-    the critical path; ``keep-one``: one of them stays).
+    ``fix``: how the fix changes the finding's spans, for the what-if
+    projection (:mod:`tracelab.workshop.whatif`): ``drop``: they leave the
+    critical path with what they called; ``own``: only their own time goes
+    (the wait, not the work); ``keep-one``: the longest of them stays (one
+    call instead of N, calls now concurrent); ``none``: nothing goes (the fix
+    changes errors or context, not latency).
     """
 
     operations: frozenset[str]
@@ -213,6 +221,8 @@ class Scenario:
             if scaled.param not in self.parameters:
                 raise ValueError(f"{self.name}: {threshold} scales unknown {scaled.param}")
         self.params(self.check.params)  # the check's parameters are in bounds
+        if self.answer.fix not in FIX_KINDS:
+            raise ValueError(f"{self.name}: fix {self.answer.fix!r} is not one of {FIX_KINDS}")
         services = self.answer.services or frozenset(self.owner_services)
         object.__setattr__(self, "answer", replace(self.answer, services=services, cause=self.name))
 
@@ -310,7 +320,7 @@ FLAKY_AUTH = Scenario(
     {"rate": Param(0.5, 0.0, 1.0)},
     Signature("error-origin", "beginning in auth's injected fault"),
     Check("profile", on_status=503, samples=12, mode="any", only_status=503, min_spans=6),
-    Answer(_ops("auth.token_verify", "POST /verify")),
+    Answer(_ops("auth.token_verify", "POST /verify"), fix="none"),
 )
 RETRY_STORM = Scenario(
     "retry-storm",
@@ -332,7 +342,7 @@ LOST_CONTEXT = Scenario(
     {},
     Signature("broken-trace", "continuing in a trace of its own"),
     Check("dashboard", min_spans=14),
-    Answer(_ops("GET /users/{id}/activity")),
+    Answer(_ops("GET /users/{id}/activity"), fix="none"),
 )
 BLOCKING_LOOP = Scenario(
     "blocking-loop",
@@ -344,7 +354,7 @@ BLOCKING_LOOP = Scenario(
         "blocked-wait", "on a call into or out of user", {"blocked_slack_ms": Scaled("block_ms")}
     ),
     Check("dashboard", discriminating=False, min_spans=17),
-    Answer(_ops("GET /users/{id}")),
+    Answer(_ops("GET /users/{id}"), fix="own"),
 )
 SLOW_EXTERNAL = Scenario(
     "slow-external",

@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from services.common.scenarios import N_PLUS_ONE, SEQUENTIAL_FANOUT, SLOW_QUERY
 from tracelab.scenarios.admin import ScenarioAdmin
 from tracelab.scenarios.spec import SPECS
 from tracelab.scenarios.traffic import Traffic
 from tracelab.shapes.backends import JaegerClient
-from tracelab.workshop.catalogue import ANSWER_KEYS
+from tracelab.workshop.catalogue import answer_keys
 from tracelab.workshop.session import pick, status, workshop_dir
 from tracelab.workshop.store import Store
 
@@ -79,7 +80,7 @@ def _dashboard_trace(stack, jaeger, min_spans: int = 17) -> str:
 
 
 def _answer(scenario: str, **changes: str) -> dict[str, str]:
-    key = ANSWER_KEYS[scenario]
+    key = answer_keys()[scenario]
     return {
         "service": sorted(key.services)[0],
         "operation": sorted(key.operations)[0],
@@ -109,7 +110,7 @@ def _submit_cli(learner: str, trace_id: str, answer: dict[str, str]):
 def test_an_exercise_grades_a_right_diagnosis_right_and_two_wrong_ones_wrong(
     stack, store, admin, jaeger
 ):
-    pool = ["slow-query", "sequential-fanout", "n-plus-one"]
+    pool = [SLOW_QUERY.name, SEQUENTIAL_FANOUT.name, N_PLUS_ONE.name]
     started = tracelab(
         "exercise",
         "start",
@@ -138,7 +139,7 @@ def test_an_exercise_grades_a_right_diagnosis_right_and_two_wrong_ones_wrong(
     assert not fields["service"]["ok"] and fields["cause"]["ok"] and fields["trace"]["ok"]
 
     # The console: a wrong cause, through its API.
-    other = next(name for name in ANSWER_KEYS if name != scenario and name != "lost-context")
+    other = next(name for name in answer_keys() if name != scenario and name != "lost-context")
     answer = requests.post(
         f"{stack.urls['console']}/api/exercise/submissions",
         json={"learner": "cy", "trace_id": trace_id, **_answer(scenario, cause=other)},

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from services.common.scenarios import N_PLUS_ONE, SLOW_QUERY
 from tests.unit.console.helpers import HOST, _error, get
 from tests.unit.shapes.builders import TRACE_ID
 from tests.unit.workshop.traces import T0_S, healthy, jaeger_answer, slow_query
@@ -56,7 +57,7 @@ def test_a_right_diagnosis_is_graded_and_revealed(app_client, backends, exercise
     assert view["learners"][0]["learner"] == "ada" and view["learners"][0]["correct"]
     assert "answer" not in view  # not while it runs
     assert "answer" not in view["submissions"][0]  # nor anybody's right answer
-    assert {c["id"] for c in view["causes"]} >= {"slow-query", "n-plus-one"}
+    assert {c["id"] for c in view["causes"]} >= {SLOW_QUERY.name, N_PLUS_ONE.name}
 
 
 def test_a_trace_without_the_finding_is_refused_with_its_reason(app_client, backends, exercise):

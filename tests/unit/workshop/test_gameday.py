@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.common.scenarios import N_PLUS_ONE, SLOW_QUERY
 from tracelab.workshop.gameday import GameDay, markdown
 from tracelab.workshop.session import pick, start_exercise, status, stop_exercise
 from tracelab.workshop.store import Store
@@ -91,8 +92,8 @@ def test_an_error_switches_every_fault_off(tmp_path):
 
 def test_an_exercise_picks_by_seed_and_reveals_only_once_stopped(tmp_path):
     store, admin = Store(tmp_path), Admin()
-    session = start_exercise(store, admin, seed=4, pool=["slow-query", "n-plus-one"])
-    assert session.plan["scenario"] == pick(4, ["n-plus-one", "slow-query"])
+    session = start_exercise(store, admin, seed=4, pool=[SLOW_QUERY.name, N_PLUS_ONE.name])
+    assert session.plan["scenario"] == pick(4, [N_PLUS_ONE.name, SLOW_QUERY.name])
     assert admin.on == {session.plan["scenario"]}
     assert "answer" not in status(store)
     stop_exercise(store, admin)

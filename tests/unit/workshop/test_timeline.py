@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from services.common.scenarios import FLAKY_AUTH, SLOW_QUERY
 from tracelab.workshop.catalogue import entry
 from tracelab.workshop.timeline import Bounds, parse_range, timeline
 
@@ -45,8 +46,8 @@ def test_bounds_are_held(seed, duration):
 
 
 def test_a_pool_limits_the_scenarios():
-    events = timeline(3, 600, scenarios=["slow-query", "flaky-auth"])
-    assert {e.scenario for e in events} <= {"slow-query", "flaky-auth"}
+    events = timeline(3, 600, scenarios=[SLOW_QUERY.name, FLAKY_AUTH.name])
+    assert {e.scenario for e in events} <= {SLOW_QUERY.name, FLAKY_AUTH.name}
 
 
 def test_an_unknown_scenario_is_an_error():
