@@ -9,20 +9,26 @@ goes to the OpenTelemetry logs SDK through the ``LoggingHandler`` of
 ids of the record from the active context, so a line logged inside a span
 carries that span's ids to the log store (Loki in Compose and Kubernetes).
 The JSON lines on stderr stay as they are: the local stack's log files and
-the console read them.
+the console read them. Records the batch processor drops on a full queue
+and records in failed exports are counted like lost spans
+(:mod:`services.common.span_loss`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
 from opentelemetry.sdk.resources import Resource
 
+from services.common import span_loss
 from services.common.config import OTLP_ENCODER_VAR, ConfigError
+from services.common.logs import LOCAL_ONLY
 
 LOGS_EXPORTER_VAR = "OTEL_LOGS_EXPORTER"
 
@@ -37,6 +43,11 @@ def exporter_name() -> str:
     if name not in ("otlp", "none"):
         raise ConfigError(f"{LOGS_EXPORTER_VAR} must be otlp or none, got {name!r}")
     return name
+
+
+def enabled() -> bool:
+    """True unless ``OTEL_LOGS_EXPORTER=none``."""
+    return exporter_name() != "none"
 
 
 def build_exporter() -> LogRecordExporter:
@@ -66,22 +77,35 @@ def build_exporter() -> LogRecordExporter:
     raise ConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not one of grpc, http/protobuf")
 
 
-def build_processor() -> LogRecordProcessor | None:
-    """The batch processor (``OTEL_BLRP_*``) over the OTLP exporter; None when export is off."""
-    if exporter_name() == "none":
+def build_processor(
+    meter_provider: MeterProvider | None = None,
+    exporter_factory: Callable[[], LogRecordExporter] = build_exporter,
+) -> LogRecordProcessor | None:
+    """The batch processor (``OTEL_BLRP_*``) over the OTLP exporter; None when export is off.
+
+    With a ``meter_provider``, the records it drops on a full queue and the
+    records of failed exports are counted there, as for spans
+    (``span_loss.counted_processor``).
+    """
+    if not enabled():
         return None
-    return BatchLogRecordProcessor(build_exporter())
+    return span_loss.counted_processor(
+        BatchLogRecordProcessor, exporter_factory(), span_loss.LOG_RECORDS, meter_provider
+    )
 
 
 def build_provider(
-    resource: Resource, processor: LogRecordProcessor | None = None
+    resource: Resource,
+    processor: LogRecordProcessor | None = None,
+    meter_provider: MeterProvider | None = None,
 ) -> LoggerProvider | None:
     """A logger provider with the service's resource, or None when no log is exported.
 
-    ``processor=None`` means :func:`build_processor` (the environment decides);
-    unit tests pass a simple processor over an in-memory exporter.
+    ``processor=None`` means :func:`build_processor` (the environment decides),
+    counting its losses into ``meter_provider``; unit tests pass a simple
+    processor over an in-memory exporter.
     """
-    processor = processor or build_processor()
+    processor = processor or build_processor(meter_provider)
     if processor is None:
         return None
     provider = LoggerProvider(resource=resource)
@@ -89,14 +113,17 @@ def build_provider(
     return provider
 
 
-def _not_from_the_sdk(record: logging.LogRecord) -> bool:
-    return not record.name.startswith(_SDK_LOGGER_PREFIX)
+def _exportable(record: logging.LogRecord) -> bool:
+    return not record.name.startswith(_SDK_LOGGER_PREFIX) and not getattr(record, LOCAL_ONLY, False)
 
 
 def build_handler(provider: LoggerProvider) -> logging.Handler:
-    """A :mod:`logging` handler that hands records to ``provider`` (the SDK's own excluded)."""
+    """A :mod:`logging` handler that hands records to ``provider``.
+
+    The SDK's own records and ``LOCAL_ONLY`` ones (:mod:`services.common.logs`) are excluded.
+    """
     handler = LoggingHandler(logger_provider=provider)
-    handler.addFilter(_not_from_the_sdk)
+    handler.addFilter(_exportable)
     return handler
 
 

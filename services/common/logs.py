@@ -10,6 +10,11 @@ from datetime import UTC, datetime
 from opentelemetry import trace
 
 _STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# A record with this attribute true (``extra={LOCAL_ONLY: True}``) is written
+# to the JSON lines only, never exported over OTLP (services.common.log_export):
+# the line saying that log records were lost would otherwise be one more
+# record for a failing export to lose. Underscored, so the JSON line omits it.
+LOCAL_ONLY = "_tracelab_local_only"
 
 
 class JsonFormatter(logging.Formatter):

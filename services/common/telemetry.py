@@ -44,7 +44,7 @@ class TelemetryState:
     service_name: str
     provider: TracerProvider | None
     pid: int
-    # Where the span processor and exporter count lost spans (span_loss).
+    # Where the batch processors and exporters count lost spans and log records (span_loss).
     meters: MeterProvider | None = None
     # The OTLP log export (log_export); None when OTEL_LOGS_EXPORTER=none.
     logs: LoggerProvider | None = None
@@ -221,11 +221,8 @@ def build_batch_processor(
     on a full queue, and the exporter its failed exports
     (:mod:`services.common.span_loss`).
     """
-    if meter_provider is None:
-        return BatchSpanProcessor(exporter_factory())
-    exporter = span_loss.CountingSpanExporter(exporter_factory(), meter_provider)
-    return span_loss.with_loss_metrics(
-        lambda: BatchSpanProcessor(exporter, meter_provider=meter_provider)
+    return span_loss.counted_processor(
+        BatchSpanProcessor, exporter_factory(), span_loss.SPANS, meter_provider
     )
 
 
@@ -259,7 +256,8 @@ def init(
         log.info("OTEL_SDK_DISABLED is true: tracing is off for %s", service_name)
     else:
         resource = build_resource(service_name, service_version, environment)
-        if span_processor is None:
+        # Only the processors built here count their losses (tests pass their own).
+        if span_processor is None or (log_processor is None and log_export.enabled()):
             meters = span_loss.build_meter_provider(resource)
         provider = build_provider(
             service_name,
@@ -269,7 +267,7 @@ def init(
             meter_provider=meters,
         )
         trace.set_tracer_provider(provider)
-        logs = log_export.build_provider(resource, log_processor)
+        logs = log_export.build_provider(resource, log_processor, meters)
         if logs is not None:
             set_logger_provider(logs)
             log_export.attach(logs)
@@ -283,9 +281,9 @@ def init(
 def shutdown() -> None:
     """Flush and stop the exporters of this process (call on worker exit).
 
-    Logs are flushed after spans (the span flush may log), and the
-    span-loss counters stop last, so the final log line and metrics include
-    what the flush itself could not send.
+    Logs are flushed after spans (the span flush may log), and the loss
+    counters stop last, so the final loss lines and metrics include what the
+    flushes themselves could not send.
     """
     if _state is None or _state.pid != os.getpid():
         return

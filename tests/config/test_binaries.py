@@ -353,8 +353,11 @@ def free_port() -> int:
 
 
 # A service process with the services' own telemetry set-up: its spans feed the
-# span_metrics connector, its span-loss counters reach the same exporter.
+# span_metrics connector, its span and log record loss counters (it logs a
+# line, exported over OTLP logs) reach the same exporter.
 SERVICE = """
+import logging
+
 from opentelemetry import trace
 from services.common import telemetry
 
@@ -376,7 +379,7 @@ with tracer.start_as_current_span(
 ) as span:
     span.set_status(trace.StatusCode.ERROR)
     with tracer.start_as_current_span("GET", kind=trace.SpanKind.CLIENT, attributes=client):
-        pass
+        logging.getLogger("tests.config").warning("a line for the log export")
 telemetry.shutdown()
 """
 
@@ -435,7 +438,8 @@ def exported(binaries, tmp_path_factory) -> Iterator[str]:
             text = get(metrics_url, openmetrics=True) or ""
             page[:] = [text]
             spans = 'span_kind="SPAN_KIND_CLIENT"' in text and "# {" in text
-            return spans and 'otel_scope_name="services.common.span_loss"' in text
+            loss = 'otel_scope_name="services.common.span_loss"' in text
+            return spans and loss and "tracelab_exporter_log_records_total{" in text
 
         wait_until(has_it_all, log)
         yield page[0]
@@ -475,6 +479,22 @@ def test_the_recorded_exposition_is_what_the_collector_exports(exported):
     assert dict(recorded.labels) == dict(live.labels), (
         f"{exposition.RECORDED} is stale: record it again with TRACELAB_RECORD=1"
     )
+
+
+def test_the_services_count_spans_and_log_records_on_the_page(exported):
+    """Both signals' loss counters reach Prometheus, told apart (docs/telemetry.md)."""
+    samples = promtext.parse(exported, openmetrics=True)
+
+    def value(name: str, **labels: str) -> float:
+        return promtext.total(
+            [s for s in samples if all(s[1].get(k) == v for k, v in labels.items())], name
+        )
+
+    assert value("tracelab_exporter_spans", job="frontend", outcome="exported") == 2
+    assert value("tracelab_exporter_log_records", job="frontend", outcome="exported") >= 1
+    for signal in ("traces", "logs"):
+        assert value("tracelab_exporter_exports", signal=signal, outcome="exported") >= 1
+    assert value("otel_sdk_processor_log_queue_capacity", job="frontend") == 2048
 
 
 def test_exemplars_carry_the_trace_id_label_grafana_links(exported):

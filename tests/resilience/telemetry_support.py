@@ -370,7 +370,13 @@ def service_loss_counters(url: str) -> dict[str, dict[str, int]]:
                 sum_samples(samples, "tracelab_exporter_spans", job=name, outcome="failed")
             ),
             "failed_exports": int(
-                sum_samples(samples, "tracelab_exporter_exports", job=name, outcome="failed")
+                sum_samples(
+                    samples,
+                    "tracelab_exporter_exports",
+                    job=name,
+                    signal="traces",
+                    outcome="failed",
+                )
             ),
             "exported_spans": int(
                 sum_samples(samples, "tracelab_exporter_spans", job=name, outcome="exported")

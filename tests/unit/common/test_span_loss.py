@@ -1,8 +1,9 @@
-"""Lost spans are counted: a full export queue and failed exports (services.common.span_loss).
+"""Lost spans and log records are counted: a full export queue and failed exports.
 
-The processor and exporter are the ones the services run (the SDK's batch
-processor, our OTLP/HTTP exporter), reporting to an in-memory metric reader;
-the "collector" is a requests adapter answering in-process, so nothing here
+(services.common.span_loss.) The processors and exporters are the ones the
+services run (the SDK's batch processors, our OTLP/HTTP exporters),
+reporting to an in-memory metric reader or to the OTLP metric exporter; the
+"collector" is a requests adapter answering in-process, so nothing here
 touches the network.
 """
 
@@ -15,14 +16,25 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import (
+    InMemoryLogRecordExporter,
+    LogRecordExportResult,
+    SimpleLogRecordProcessor,
+)
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from services.common import span_loss, telemetry
+from services.common import log_export, span_loss, telemetry
 from services.common.otlp_encoding import FastOTLPSpanExporter
+from services.common.otlp_log_encoding import FastOTLPLogExporter
 
 QUIET = {"OTEL_METRICS_EXPORTER": "none", span_loss.LOG_INTERVAL_VAR: "3600"}
 
@@ -34,9 +46,11 @@ class _Collector(requests.adapters.BaseAdapter):
         super().__init__()
         self.status = status
         self.requests = 0
+        self.bodies: list[bytes] = []
 
     def send(self, request, **kwargs):
         self.requests += 1
+        self.bodies.append(request.body)
         response = requests.Response()
         response.status_code = self.status
         response._content = b""
@@ -56,11 +70,17 @@ class _GatedExporter(SpanExporter):
         self.entered = threading.Event()
         self.received = 0
 
-    def export(self, spans):
+    def export(self, batch):
         self.entered.set()
         self.gate.wait(10)
-        self.received += len(spans)
+        self.received += len(batch)
         return SpanExportResult.SUCCESS
+
+
+class _GatedLogExporter(_GatedExporter):
+    def export(self, batch):
+        super().export(batch)
+        return LogRecordExportResult.SUCCESS
 
 
 @pytest.fixture
@@ -90,13 +110,21 @@ def _end_spans(provider: TracerProvider, count: int) -> None:
             pass
 
 
-def _otlp_exporter(collector: _Collector) -> FastOTLPSpanExporter:
+def _session(collector: _Collector) -> requests.Session:
     session = requests.Session()
     session.mount("http://", collector)
+    return session
+
+
+def _otlp_exporter(collector: _Collector) -> FastOTLPSpanExporter:
     return FastOTLPSpanExporter(
-        endpoint="http://collector.invalid/v1/traces",
-        session=session,
-        timeout=1,
+        endpoint="http://collector.invalid/v1/traces", session=_session(collector), timeout=1
+    )
+
+
+def _otlp_log_exporter(collector: _Collector) -> FastOTLPLogExporter:
+    return FastOTLPLogExporter(
+        endpoint="http://collector.invalid/v1/logs", session=_session(collector), timeout=1
     )
 
 
@@ -114,7 +142,7 @@ def test_a_full_queue_counts_exactly_the_spans_it_drops(monkeypatch, meters, rea
     _end_spans(provider, 46)
     exporter.gate.set()
     processor.force_flush()
-    totals = span_loss.totals_from(reader.get_metrics_data())
+    totals = span_loss.totals_from(reader.get_metrics_data(), span_loss.SPANS)
     dropped = 50 - exporter.received
     assert dropped == 50 - 4 - 8  # the batch being exported and a full queue are kept
     assert totals.dropped_queue_full == dropped
@@ -130,9 +158,9 @@ def test_failed_exports_count_their_spans_and_calls(meters, reader):
     for _ in range(3):
         _end_spans(provider, 5)
         processor.force_flush()
-    totals = span_loss.totals_from(reader.get_metrics_data())
+    totals = span_loss.totals_from(reader.get_metrics_data(), span_loss.SPANS)
     assert collector.requests == 3
-    assert (totals.failed_exports, totals.export_failed_spans, totals.exported) == (3, 15, 0)
+    assert (totals.failed_exports, totals.export_failed, totals.exported) == (3, 15, 0)
     assert totals.lost == 15 and totals.dropped_queue_full == 0
     provider.shutdown()
 
@@ -143,7 +171,7 @@ def test_successful_exports_count_no_loss(meters, reader):
     provider = _tracer_provider(processor)
     _end_spans(provider, 7)
     processor.force_flush()
-    totals = span_loss.totals_from(reader.get_metrics_data())
+    totals = span_loss.totals_from(reader.get_metrics_data(), span_loss.SPANS)
     assert (totals.exported, totals.lost, totals.failed_exports) == (7, 0, 0)
     assert totals.in_queue == 0
     provider.shutdown()
@@ -158,7 +186,10 @@ def test_spans_ended_after_shutdown_are_counted(meters, reader):
     late = tracer.start_span("late")
     provider.shutdown()
     late.end()
-    assert span_loss.totals_from(reader.get_metrics_data()).dropped_after_shutdown == 1
+    assert (
+        span_loss.totals_from(reader.get_metrics_data(), span_loss.SPANS).dropped_after_shutdown
+        == 1
+    )
 
 
 def test_the_sdk_switch_is_restored_after_the_processor_is_built(monkeypatch, meters):
@@ -179,8 +210,8 @@ def test_a_batch_refused_with_an_http_status_is_a_failed_export(meters, reader, 
     provider = _tracer_provider(processor)
     _end_spans(provider, 4)
     processor.force_flush()
-    totals = span_loss.totals_from(reader.get_metrics_data())
-    assert (totals.failed_exports, totals.export_failed_spans) == (1, 4)
+    totals = span_loss.totals_from(reader.get_metrics_data(), span_loss.SPANS)
+    assert (totals.failed_exports, totals.export_failed) == (1, 4)
     provider.shutdown()
 
 
@@ -189,15 +220,15 @@ def test_an_exporter_that_raises_counts_as_a_failed_export(meters, reader):
         def export(self, spans):
             raise RuntimeError("encoder bug")
 
-    exporter = span_loss.CountingSpanExporter(Broken(), meters)
+    exporter = span_loss.CountingExporter(Broken(), meters, span_loss.SPANS)
     with pytest.raises(RuntimeError):
         exporter.export([object(), object()])
-    totals = span_loss.totals_from(reader.get_metrics_data())
-    assert (totals.failed_exports, totals.export_failed_spans) == (1, 2)
+    totals = span_loss.totals_from(reader.get_metrics_data(), span_loss.SPANS)
+    assert (totals.failed_exports, totals.export_failed) == (1, 2)
 
 
 def test_the_log_line_comes_only_after_a_loss(caplog):
-    log = span_loss.SpanLossLog(10, logging.getLogger("test.span_loss"))
+    log = span_loss.LossLog(10, logging.getLogger("test.span_loss"))
     reader = InMemoryMetricReader()
     meters = MeterProvider(metric_readers=[reader])
     processor_counts = meters.get_meter("opentelemetry-sdk").create_counter(
@@ -300,3 +331,154 @@ def test_a_bad_log_interval_is_refused():
         span_loss.build_meter_provider(
             Resource({}), {"OTEL_METRICS_EXPORTER": "none", span_loss.LOG_INTERVAL_VAR: "0"}
         )
+
+
+# ----------------------------------------------------------- log records
+def _logger_provider(processor) -> LoggerProvider:
+    provider = log_export.build_provider(Resource({"service.name": "svc"}), processor)
+    assert provider is not None
+    return provider
+
+
+def _emit_records(provider: LoggerProvider, count: int) -> None:
+    """Log ``count`` lines through the services' OTLP handler, as a service would."""
+    logger = logging.getLogger("tests.span_loss.records")
+    logger.propagate = False
+    handler = log_export.build_handler(provider)
+    logger.addHandler(handler)
+    try:
+        for index in range(count):
+            logger.warning("line %d", index)
+    finally:
+        logger.removeHandler(handler)
+
+
+def _records(reader: InMemoryMetricReader) -> span_loss.LossTotals:
+    return span_loss.totals_from(reader.get_metrics_data(), span_loss.LOG_RECORDS)
+
+
+def test_a_full_log_queue_counts_exactly_the_records_it_drops(monkeypatch, meters, reader):
+    monkeypatch.setenv("OTEL_BLRP_MAX_QUEUE_SIZE", "8")
+    monkeypatch.setenv("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "4")
+    exporter = _GatedLogExporter()
+    processor = log_export.build_processor(meters, lambda: exporter)
+    provider = _logger_provider(processor)
+    _emit_records(provider, 4)  # one batch: the exporter takes it and gets stuck
+    assert exporter.entered.wait(5)
+    _emit_records(provider, 46)  # see the span test: overflow only once the batch is taken
+    exporter.gate.set()
+    processor.force_flush()
+    totals = _records(reader)
+    dropped = 50 - exporter.received
+    assert dropped == 50 - 4 - 8
+    assert totals.dropped_queue_full == dropped
+    assert totals.queued_for_export == exporter.received == totals.exported
+    assert totals.lost == dropped and totals.ended == 50
+    # Counted as log records, not as spans.
+    assert span_loss.totals_from(reader.get_metrics_data(), span_loss.SPANS).ended == 0
+    provider.shutdown()
+
+
+def test_failed_log_exports_count_their_records_and_calls(meters, reader):
+    collector = _Collector(status=400)  # not retryable: each export fails at once
+    processor = log_export.build_processor(meters, lambda: _otlp_log_exporter(collector))
+    provider = _logger_provider(processor)
+    for _ in range(3):
+        _emit_records(provider, 5)
+        processor.force_flush()
+    totals = _records(reader)
+    assert collector.requests == 3
+    assert (totals.failed_exports, totals.export_failed, totals.exported) == (3, 15, 0)
+    assert totals.lost == 15 and totals.dropped_queue_full == 0
+    # The export calls carry their signal: no span export failed.
+    spans = span_loss.totals_from(reader.get_metrics_data(), span_loss.SPANS)
+    assert (spans.failed_exports, spans.lost) == (0, 0)
+    provider.shutdown()
+
+
+def test_a_log_record_after_shutdown_is_counted(meters, reader):
+    processor = log_export.build_processor(meters, _GatedLogExporter)
+    provider = _logger_provider(processor)
+    processor.shutdown()
+    _emit_records(provider, 1)
+    assert _records(reader).dropped_after_shutdown == 1
+
+
+def _exported_metrics(collector: _Collector) -> dict[str, list[tuple[dict, int]]]:
+    """The (attributes, value) points of every counter in the OTLP metric requests sent."""
+    points: dict[str, list[tuple[dict, int]]] = {}
+    for body in collector.bodies:
+        request = ExportMetricsServiceRequest.FromString(body)
+        for resource_metrics in request.resource_metrics:
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    for point in metric.sum.data_points:
+                        attributes = {a.key: a.value.string_value for a in point.attributes}
+                        points.setdefault(metric.name, []).append((attributes, point.as_int))
+    return points
+
+
+def test_lost_log_records_are_in_the_metrics_the_service_pushes(monkeypatch):
+    """What reaches the collector (and its Prometheus page): the OTLP metric export."""
+    monkeypatch.setenv("OTEL_BLRP_MAX_QUEUE_SIZE", "2")
+    monkeypatch.setenv("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "2")
+    metrics_collector = _Collector(status=200)
+    pushed = PeriodicExportingMetricReader(
+        OTLPMetricExporter(
+            endpoint="http://collector.invalid/v1/metrics", session=_session(metrics_collector)
+        ),
+        export_interval_millis=3_600_000,
+    )
+    meters = span_loss.build_meter_provider(
+        Resource({"service.name": "svc"}), QUIET, extra_readers=(pushed,)
+    )
+    refusing = _Collector(status=400)
+    exporter = _GatedLogExporter()
+    processor = log_export.build_processor(meters, lambda: exporter)
+    provider = _logger_provider(processor)
+    _emit_records(provider, 2)
+    assert exporter.entered.wait(5)
+    _emit_records(provider, 5)  # 2 queued, 3 dropped
+    exporter.gate.set()
+    provider.shutdown()
+    failing = log_export.build_processor(meters, lambda: _otlp_log_exporter(refusing))
+    provider = _logger_provider(failing)
+    _emit_records(provider, 2)  # one batch (a queue's worth), refused
+    provider.shutdown()
+    meters.shutdown()  # the last push
+    points = _exported_metrics(metrics_collector)
+    processed = points["otel.sdk.processor.log.processed"]
+    assert sum(v for a, v in processed if a.get("error.type") == "queue_full") == 3
+    assert ({"outcome": "failed"}, 2) in points["tracelab.exporter.log_records"]
+    assert ({"signal": "logs", "outcome": "failed"}, 1) in points["tracelab.exporter.exports"]
+
+
+def test_the_line_about_lost_log_records_is_not_exported_over_otlp(caplog):
+    """It goes to the JSON lines only: exported, it would feed the failing export."""
+    exported = InMemoryLogRecordExporter()
+    otlp = log_export.build_handler(_logger_provider(SimpleLogRecordProcessor(exported)))
+    logger = logging.getLogger("test.span_loss.feedback")
+    logger.addHandler(otlp)
+    loss_log = span_loss.LossLog(10, logger)
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    sdk = meters.get_meter("opentelemetry-sdk")
+    records = sdk.create_counter("otel.sdk.processor.log.processed")
+    spans = sdk.create_counter("otel.sdk.processor.span.processed")
+    caplog.set_level(logging.WARNING, logger=logger.name)
+    try:
+        records.add(4, {"error.type": "queue_full"})
+        loss_log.export(reader.get_metrics_data())
+        [line] = caplog.records
+        assert line.log_records_dropped_queue_full == 4 and line.signal == "logs"
+        assert line.getMessage().startswith("log records lost in the last 10 s: 4 dropped")
+        assert exported.get_finished_logs() == ()
+        spans.add(2, {"error.type": "queue_full"})
+        loss_log.export(reader.get_metrics_data())
+        assert caplog.records[-1].spans_dropped_queue_full == 2
+        # The line about spans is exported (to the log store, beside the spans).
+        [record] = exported.get_finished_logs()
+        assert str(record.log_record.body).startswith("spans lost in the last")
+    finally:
+        logger.removeHandler(otlp)
+        meters.shutdown()
