@@ -159,14 +159,16 @@ def instrument_libraries() -> None:
         psycopg.instrument(enable_commenter=False, capture_parameters=False)
 
 
-# The span export settings for a collector outage, chosen in docs/telemetry.md
+# The export settings for a collector outage, chosen in docs/telemetry.md
 # (queue size for the lab's capacity, an export timeout that outlasts a
-# paused collector); the standard variables, set in the environment, win.
+# paused collector, for log records as for spans); the standard variables,
+# set in the environment, win.
 EXPORT_DEFAULTS = {
     "OTEL_BSP_MAX_QUEUE_SIZE": "16384",
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "512",
     "OTEL_BSP_SCHEDULE_DELAY": "5000",
     "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "90",
+    "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT": "90",
 }
 
 

@@ -113,3 +113,17 @@ def test_the_logs_endpoint_variable_is_the_exporters():
         assert exporter._endpoint.endswith("/v1/logs")
     finally:
         exporter.shutdown()
+
+
+def test_a_log_export_waits_out_a_paused_collector_as_long_as_a_span_export(monkeypatch):
+    # The default (10 s) dropped the batch in flight every 10 s of a collector pause.
+    monkeypatch.setenv(
+        "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+        telemetry.EXPORT_DEFAULTS["OTEL_EXPORTER_OTLP_LOGS_TIMEOUT"],
+    )
+    assert (
+        telemetry.EXPORT_DEFAULTS["OTEL_EXPORTER_OTLP_LOGS_TIMEOUT"]
+        == (telemetry.EXPORT_DEFAULTS["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"])
+    )
+    exporter = log_export.build_exporter()
+    assert exporter._client._timeout == 90.0
