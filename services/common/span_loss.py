@@ -72,6 +72,8 @@ QUEUE_FULL = "queue_full"
 EXPORTED_SPANS = "tracelab.exporter.spans"
 EXPORT_CALLS = "tracelab.exporter.exports"
 OUTCOME = "outcome"
+# How every span-loss log line begins (log readers, e.g. `tracelab doctor`, look for it).
+LOG_PREFIX = "spans lost in the last"
 
 T = TypeVar("T")
 
@@ -152,7 +154,7 @@ def _add_metric(metric: Any, counts: dict[str, int]) -> None:
 def describe(lost: SpanLossTotals, totals: SpanLossTotals, interval_s: float) -> str:
     """The log line for ``lost`` (the increase) out of ``totals`` (since start)."""
     return (
-        f"spans lost in the last {interval_s:g} s: {lost.dropped_queue_full} dropped "
+        f"{LOG_PREFIX} {interval_s:g} s: {lost.dropped_queue_full} dropped "
         f"(export queue full, {lost.in_queue} queued now), {lost.export_failed_spans} in "
         f"{lost.failed_exports} failed exports, {lost.dropped_after_shutdown} after shutdown; "
         f"since start: {totals.lost} lost of {totals.ended} ended"
