@@ -349,3 +349,30 @@ def test_within_the_tolerance_is_no_skew():
 
 def test_a_callee_outliving_a_caller_that_gave_up_is_a_timeout_not_skew():
     assert checks.check_clock_skew([_call(20, 300, client_status="error")]).status == PASS
+
+
+def test_a_child_outliving_its_parent_in_the_same_service_is_not_skew():
+    # One process, one clock: a background task may end after the request's span.
+    trace = build(
+        node(
+            "gateway",
+            "GET /api/x",
+            "server",
+            0,
+            50,
+            children=[
+                node("gateway", "audit", "internal", 40, 400),
+                node(
+                    "gateway",
+                    "GET",
+                    "client",
+                    5,
+                    45,
+                    children=[node("auth", "POST", "server", 6, 44)],
+                ),
+            ],
+        )
+    )
+    result = checks.check_clock_skew([trace])
+    assert result.status == PASS
+    assert "gateway -> gateway" not in result.data
