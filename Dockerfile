@@ -6,9 +6,11 @@
 #
 # The service is chosen at run time by the SERVICE environment variable
 # (Compose and Kubernetes set it per container); `--build-arg SERVICE=...`
-# only changes the default. Dependencies come from uv.lock exactly
-# (`uv sync --frozen --no-dev`); the image runs as an unprivileged user and
-# holds no compiler, no uv and no source tree, only the virtualenv.
+# only changes the default. Dependencies come from uv.lock exactly, the
+# project's own only (`uv sync --frozen --no-default-groups`: pyproject's
+# default groups `dev` and `bench` hold the test and benchmark tools, and
+# `--no-dev` would drop only `dev`); the image runs as an unprivileged user
+# and holds no compiler, no uv and no source tree, only the virtualenv.
 #
 # The base images are pinned; docker-compose.yml passes the same values from
 # .env (PYTHON_IMAGE, UV_IMAGE), and tests/config checks that they agree.
@@ -45,7 +47,7 @@ WORKDIR /src
 # Dependencies first, in their own layer: rebuilt only when the lock changes.
 COPY pyproject.toml uv.lock README.md ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-project
+    uv sync --frozen --no-default-groups --no-install-project
 
 # Then the project itself, installed as a regular (non-editable) package so
 # the runtime stage needs the virtualenv only.
@@ -54,7 +56,7 @@ COPY tracelab ./tracelab
 COPY --from=console-assets /web/node_modules /tmp/console-node-modules
 RUN python -m tracelab.console.assets --from /tmp/console-node-modules
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable
+    uv sync --frozen --no-default-groups --no-editable
 
 # -------------------------------------------------------------- runtime stage
 FROM ${PYTHON_IMAGE} AS runtime

@@ -30,7 +30,7 @@ TEST_DIRS = $(wildcard tests/unit tests/config tests/compose tests/integration t
 	tests/browser tests/bench tests/microbench tests/resilience)
 COMPONENT ?=
 
-.PHONY: help venv tools console-assets up up-local down status logs lint test test-unit \
+.PHONY: help venv tools check-tools console-assets up up-local down status logs lint test test-unit \
 	test-integration test-e2e test-resilience clean clean-tools
 
 help: ## List the targets.
@@ -51,6 +51,9 @@ venv: $(VENV_STAMP) ## Create/refresh .venv from uv.lock (installs uv into .tool
 
 tools: venv ## Build the OpenTelemetry Collector and Jaeger into .tools/bin (cached).
 	$(STACK) tools
+
+check-tools: venv ## Build promtool into .tools/bin (cached), for the config checks of `make test`.
+	$(STACK) tools --only promtool
 
 console-assets: venv ## The console's pinned browser libraries (npm ci, once) into its static/vendor.
 	$(PY) -m tracelab.console.assets
@@ -81,7 +84,7 @@ logs: ## Last log lines of every component, or of COMPONENT=<name>.
 lint: venv ## ruff check.
 	$(RUFF) check .
 
-test: venv tools console-assets browser lint ## Lint, then every test tier (the microbenchmark runs once, untimed).
+test: venv tools check-tools console-assets browser lint ## Lint, then every test tier (the microbenchmark runs once, untimed).
 	$(PYTEST) $(TEST_DIRS) $(BENCH_TEST_FLAGS)
 
 test-unit: venv ## Unit tests (no network, no servers).
@@ -103,5 +106,5 @@ clean: down ## Stop the stack; remove .run and caches (keeps .venv and .tools).
 		-exec rm -rf {} +
 
 clean-tools: ## Remove the built binaries and their stamps (next `make tools` rebuilds).
-	rm -rf .tools/bin/otelcol .tools/bin/jaeger .tools/stamps .tools/src/jaeger \
-		.tools/otelcol-build .tools/logs
+	rm -rf .tools/bin/otelcol .tools/bin/jaeger .tools/bin/promtool .tools/stamps \
+		.tools/src/jaeger .tools/src/promtool .tools/otelcol-build .tools/logs

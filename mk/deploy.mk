@@ -35,7 +35,7 @@ C ?=
 TRACELAB_MODE = $(or $(MODE),$(if $(shell docker info >/dev/null 2>&1 && echo yes),compose,local))
 
 # service:container-port pairs whose published address compose-up prints.
-COMPOSE_URLS := console:8090 frontend:8080 jaeger:16686 tempo:3200 grafana:3000 prometheus:9090 \
+COMPOSE_URLS := console:8090 frontend:8080 jaeger:16686 tempo:3200 loki:3100 grafana:3000 prometheus:9090 \
 	locust:8089 otel-collector:4318 otel-collector:8889
 
 .PHONY: compose-up compose-down compose-logs compose-status test-compose \
@@ -105,6 +105,7 @@ k8s-up: k8s-render
 	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/jaeger 16686:16686   -> http://localhost:16686"
 	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/grafana 3000:3000    -> http://localhost:3000"
 	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/tempo 3200:3200      -> http://localhost:3200"
+	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/loki 3100:3100       -> http://localhost:3100"
 	@echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/prometheus 9090:9090 -> http://localhost:9090"
 	@if [ "$(K8S_OVERLAY)" = dev ]; then \
 		echo "  kubectl -n $(K8S_NAMESPACE) port-forward svc/locust-master 8089:8089 -> http://localhost:8089"; \

@@ -1,4 +1,4 @@
-"""The ``tracelab`` command line: stack, console, shapes, scenarios, sampling, benchmark, doctor."""
+"""The ``tracelab`` command line: stack, console, shapes, scenarios, workshops, doctor..."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from tracelab.sampling.cli import sampling
 from tracelab.scenarios.cli import scenario
 from tracelab.shapes.cli import verify
 from tracelab.stack.cli import down, logs, status, tools, up
+from tracelab.workshop.cli import exercise, gameday
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,7 +22,7 @@ def cli() -> None:
 
 COMMANDS = (tools, up, down, status, logs, console, verify, analyze, compare, critical_path)
 ANALYSES = (service_map_command,)
-for command in (*COMMANDS, *ANALYSES, scenario, sampling, bench, doctor):
+for command in (*COMMANDS, *ANALYSES, scenario, sampling, bench, exercise, gameday, doctor):
     cli.add_command(command)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
@@ -444,6 +444,59 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
     return b"".join(out)
 
 
+def export_encoded(
+    exporter: Any,
+    batch: Sequence[Any],
+    encode: Callable[[Sequence[Any]], bytes],
+    results: Any,
+    what: str,
+    log: logging.Logger,
+) -> Any:
+    """What the stock OTLP/HTTP exporters' ``export`` does, with ``encode`` building the body.
+
+    ``exporter`` is a stock OTLP/HTTP span or log exporter (its client,
+    metrics, size limit and shutdown flag are used as they are), ``results``
+    its result enum, ``what`` the batch's name in its messages ("span",
+    "logs") and ``log`` the stock exporter's logger.
+    """
+    if exporter._shutdown:
+        log.warning("Exporter already shutdown, ignoring batch")
+        return results.FAILURE
+
+    with exporter._metrics.export_operation(len(batch)) as result:
+        try:
+            serialized_data = encode(batch)
+        except Exception as error:
+            log.error("Failed to encode %s batch: %s", what, error)
+            result.error = error
+            return results.FAILURE
+
+        if _is_request_too_large(serialized_data, exporter._max_request_size):
+            log.warning(
+                "Dropping %s batch: serialized size %d bytes exceeds max_request_size %d bytes.",
+                what,
+                len(serialized_data),
+                exporter._max_request_size,
+            )
+            result.error = RequestPayloadTooLargeError(
+                f"Serialized {what} request size {len(serialized_data)} "
+                f"bytes exceeds max_request_size "
+                f"{exporter._max_request_size} bytes."
+            )
+            return results.FAILURE
+
+        export_result = exporter._client.export(serialized_data)
+        if not export_result.success:
+            result.error = export_result.error
+            result.error_attrs = (
+                {HTTP_RESPONSE_STATUS_CODE: export_result.status_code}
+                if export_result.status_code is not None
+                else None
+            )
+            return results.FAILURE
+    return results.SUCCESS
+
+
 class FastOTLPSpanExporter(OTLPSpanExporter):
     """The OTLP/HTTP span exporter, encoding with :func:`encode_spans`.
 
@@ -453,39 +506,4 @@ class FastOTLPSpanExporter(OTLPSpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Encode ``spans`` and POST them, exactly as ``OTLPSpanExporter.export`` does."""
-        if self._shutdown:
-            _export_logger.warning("Exporter already shutdown, ignoring batch")
-            return SpanExportResult.FAILURE
-
-        with self._metrics.export_operation(len(spans)) as result:
-            try:
-                serialized_data = encode_spans(spans)
-            except Exception as error:
-                _export_logger.error("Failed to encode span batch: %s", error)
-                result.error = error
-                return SpanExportResult.FAILURE
-
-            if _is_request_too_large(serialized_data, self._max_request_size):
-                _export_logger.warning(
-                    "Dropping span batch: serialized size %d bytes exceeds "
-                    "max_request_size %d bytes.",
-                    len(serialized_data),
-                    self._max_request_size,
-                )
-                result.error = RequestPayloadTooLargeError(
-                    f"Serialized span request size {len(serialized_data)} "
-                    f"bytes exceeds max_request_size "
-                    f"{self._max_request_size} bytes."
-                )
-                return SpanExportResult.FAILURE
-
-            export_result = self._client.export(serialized_data)
-            if not export_result.success:
-                result.error = export_result.error
-                result.error_attrs = (
-                    {HTTP_RESPONSE_STATUS_CODE: export_result.status_code}
-                    if export_result.status_code is not None
-                    else None
-                )
-                return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
+        return export_encoded(self, spans, encode_spans, SpanExportResult, "span", _export_logger)

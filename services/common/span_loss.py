@@ -57,6 +57,8 @@ from opentelemetry.semconv._incubating.metrics.otel_metrics import (
     OTEL_SDK_PROCESSOR_SPAN_QUEUE_SIZE,
 )
 
+from services.common.config import OTLP_PROTOCOLS, otlp_protocol
+
 log = logging.getLogger(__name__)
 
 # Read by the SDK when a processor, an exporter or a tracer is built. Tracers would
@@ -255,9 +257,7 @@ def otlp_metric_exporter(environ: Mapping[str, str]) -> MetricExporter | None:
         return None
     if choice != "otlp":
         raise ValueError(f"OTEL_METRICS_EXPORTER {choice!r} is not one of otlp, none")
-    protocol = environ.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") or environ.get(
-        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
-    )
+    protocol = otlp_protocol("METRICS", environ)
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
     elif protocol == "http/protobuf":
@@ -266,7 +266,7 @@ def otlp_metric_exporter(environ: Mapping[str, str]) -> MetricExporter | None:
         )
     else:
         raise ValueError(
-            f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not one of grpc, http/protobuf"
+            f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not one of {', '.join(OTLP_PROTOCOLS)}"
         )
     return OTLPMetricExporter()
 

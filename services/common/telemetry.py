@@ -2,9 +2,10 @@
 
 Everything is driven by the standard ``OTEL_*`` environment variables:
 ``OTEL_SDK_DISABLED``, ``OTEL_TRACES_SAMPLER``/``_ARG``,
-``OTEL_EXPORTER_OTLP_*``, ``OTEL_BSP_*``, ``OTEL_RESOURCE_ATTRIBUTES``,
-``OTEL_SERVICE_NAME``. Call :func:`init` once per process, after any fork
-(gunicorn runs it in each worker), before the app handles requests.
+``OTEL_EXPORTER_OTLP_*``, ``OTEL_BSP_*``, ``OTEL_LOGS_EXPORTER``,
+``OTEL_BLRP_*``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_SERVICE_NAME``. Call
+:func:`init` once per process, after any fork (gunicorn runs it in each
+worker) and after ``logs.configure_logging``, before the app handles requests.
 """
 
 from __future__ import annotations
@@ -15,17 +16,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from opentelemetry import propagate, trace
+from opentelemetry._logs import set_logger_provider
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from services.common import span_loss
-from services.common.config import env_bool
+from services.common import log_export, span_loss
+from services.common.config import OTLP_ENCODER_VAR, OTLP_PROTOCOLS, env_bool, otlp_protocol
 from services.common.sampling import PROBABILITY_ATTRIBUTE, configured_probability
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,8 @@ class TelemetryState:
     pid: int
     # Where the span processor and exporter count lost spans (span_loss).
     meters: MeterProvider | None = None
+    # The OTLP log export (log_export); None when OTEL_LOGS_EXPORTER=none.
+    logs: LoggerProvider | None = None
 
 
 _state: TelemetryState | None = None
@@ -95,8 +100,8 @@ def build_resource(service_name: str, service_version: str, environment: str) ->
     return HashOnceResource(resource.attributes, resource.schema_url)
 
 
-ENCODER_VAR = "TRACELAB_OTLP_ENCODER"
-PROTOCOLS = ("grpc", "http/protobuf")
+ENCODER_VAR = OTLP_ENCODER_VAR
+PROTOCOLS = OTLP_PROTOCOLS
 # batch (the default) or simple: the SDK's SimpleSpanProcessor exports each
 # span as it ends, on the request's thread (for the lab's doctor exercise).
 PROCESSOR_VAR = "TRACELAB_SPAN_PROCESSOR"
@@ -105,12 +110,8 @@ PROCESSOR_ATTRIBUTE = "tracelab.span_processor"
 
 
 def exporter_protocol(environ: Mapping[str, str] | None = None) -> str:
-    """``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``, else ``OTEL_EXPORTER_OTLP_PROTOCOL``, else
-    ``http/protobuf`` (the protocol the span exporter speaks; not validated here)."""
-    env = os.environ if environ is None else environ
-    return env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get(
-        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
-    )
+    """The protocol the span exporter speaks (``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL``)."""
+    return otlp_protocol("TRACES", environ)
 
 
 def span_processor_kind(environ: Mapping[str, str] | None = None) -> str:
@@ -268,13 +269,18 @@ def init(
     service_version: str = "0.0.0",
     environment: str = "local",
     span_processor: SpanProcessor | None = None,
+    log_processor: LogRecordProcessor | None = None,
 ) -> TelemetryState:
-    """Set the tracer provider, resource, propagators, sampler and exporter.
+    """Set the tracer provider, resource, propagators, sampler, exporter and log export.
 
-    ``span_processor`` replaces the OTLP batch processor (unit tests pass a
-    simple processor over an in-memory exporter). Calling ``init`` again in
-    the same process returns the first state; after a fork the child gets
-    its own provider, so no exporter thread is shared between workers.
+    ``span_processor`` replaces the OTLP batch span processor and
+    ``log_processor`` the OTLP batch log processor (tests pass simple
+    processors over in-memory exporters). Log records go to the logger
+    provider through a handler added to the root logger, beside the JSON
+    one ``logs.configure_logging`` set (:mod:`services.common.log_export`).
+    Calling ``init`` again in the same process returns the first state;
+    after a fork the child gets its own providers, so no exporter thread is
+    shared between workers.
     """
     global _state
     if _state is not None and _state.pid == os.getpid():
@@ -282,11 +288,12 @@ def init(
     set_propagators()
     provider: TracerProvider | None = None
     meters: MeterProvider | None = None
+    logs: LoggerProvider | None = None
     if sdk_disabled():
         log.info("OTEL_SDK_DISABLED is true: tracing is off for %s", service_name)
     else:
+        resource = build_resource(service_name, service_version, environment)
         if span_processor is None:
-            resource = build_resource(service_name, service_version, environment)
             meters = span_loss.build_meter_provider(resource)
         provider = build_provider(
             service_name,
@@ -296,23 +303,30 @@ def init(
             meter_provider=meters,
         )
         trace.set_tracer_provider(provider)
+        logs = log_export.build_provider(resource, log_processor)
+        if logs is not None:
+            set_logger_provider(logs)
+            log_export.attach(logs)
     instrument_libraries()
     _state = TelemetryState(
-        service_name=service_name, provider=provider, pid=os.getpid(), meters=meters
+        service_name=service_name, provider=provider, pid=os.getpid(), meters=meters, logs=logs
     )
     return _state
 
 
 def shutdown() -> None:
-    """Flush and stop the exporter of this process (call on worker exit).
+    """Flush and stop the exporters of this process (call on worker exit).
 
-    The span-loss counters stop last, so the final log line and metrics
-    include what the flush itself could not send.
+    Logs are flushed after spans (the span flush may log), and the
+    span-loss counters stop last, so the final log line and metrics include
+    what the flush itself could not send.
     """
     if _state is None or _state.pid != os.getpid():
         return
     if _state.provider is not None:
         _state.provider.shutdown()
+    if _state.logs is not None:
+        _state.logs.shutdown()
     if _state.meters is not None:
         _state.meters.shutdown()
 

@@ -64,12 +64,49 @@ def test_tempo_metrics_generator_remote_writes_the_service_graph(
     eventually(lambda: prometheus_value(http, compose_stack, query) > 0, "service graph series")
 
 
-@pytest.mark.parametrize("uid", ["prometheus", "tempo", "jaeger"])
+@pytest.mark.parametrize("uid", ["prometheus", "tempo", "jaeger", "loki"])
 def test_grafana_data_sources_answer(http, compose_stack, uid):
     url = compose_stack.url("GRAFANA_PORT") + f"/api/datasources/uid/{uid}/health"
     response = http.get(url, auth=("admin", "admin"), timeout=10)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "OK", response.text
+
+
+def test_a_journeys_log_lines_reach_loki_with_its_trace_id(
+    http, frontend_url, login, compose_stack
+):
+    """Logs beside traces: the access line of each hop, found in Loki by trace id."""
+    user = login(8)
+    response = http.get(f"{frontend_url}/api/dashboard", headers=user.headers, timeout=10)
+    trace_id = trace_id_of(response)
+    query = f'{{service_name=~"frontend|gateway"}} | trace_id="{trace_id}"'
+
+    def services_logged() -> set[str]:
+        found = http.get(
+            compose_stack.url("LOKI_PORT") + "/loki/api/v1/query_range",
+            params={"query": query, "since": "5m", "limit": 100},
+            timeout=5,
+        )
+        found.raise_for_status()
+        return {stream["stream"]["service_name"] for stream in found.json()["data"]["result"]}
+
+    eventually(lambda: services_logged() == {"frontend", "gateway"}, "log lines in Loki")
+
+
+def test_jaegers_monitor_tab_reads_the_span_metrics(http, frontend_url, login, compose_stack):
+    """Jaeger's Monitor tab: call rates from Prometheus, i.e. the collector's span metrics."""
+    login(9)
+
+    def frontend_call_rate() -> bool:
+        found = http.get(
+            compose_stack.url("JAEGER_UI_PORT") + "/api/metrics/calls",
+            params={"service": "frontend", "spanKind": "server", "lookback": 300000},
+            timeout=5,
+        )
+        found.raise_for_status()
+        return bool(found.json().get("metrics"))
+
+    eventually(frontend_call_rate, "span metrics in Jaeger's Monitor tab", timeout=90.0)
 
 
 def test_grafana_home_is_the_red_dashboard(http, compose_stack):

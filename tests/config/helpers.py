@@ -20,8 +20,12 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from tracelab.stack import config as stack
+from tracelab.stack.component import HttpProbe, PythonModule
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
 ENV_FILE = ROOT / ".env"
 K8S_DIR = ROOT / "infra" / "k8s"
 # The base (infra/kustomization.yaml, beside the shared configs) and where the
@@ -33,22 +37,43 @@ OVERLAYS = ("dev", "production")
 # schemas shipped by kubernetes-validate, strict: unknown fields fail).
 KUBERNETES_VERSION = "1.34.0"
 
-# The config files the local stack runs with (tracelab/stack/runner.py); Compose
-# and Kubernetes must use these very files. Tempo is not run locally (see the
-# README), but it is one file for Compose and Kubernetes all the same.
+# The config files the local stack runs with (its component table); Compose and
+# Kubernetes must use these very files. Tempo and Loki are not run locally (see
+# the README), but each is one file for Compose and Kubernetes all the same.
 SHARED_CONFIGS = {
-    "otel-collector": ROOT / "infra" / "otel-collector" / "config.yaml",
-    "jaeger": ROOT / "infra" / "jaeger" / "config.yaml",
+    **{name: ROOT / path for name, path in stack.INFRA_CONFIGS.items()},
     "tempo": ROOT / "infra" / "tempo" / "tempo.yaml",
+    "loki": ROOT / "infra" / "loki" / "loki.yaml",
 }
+# Started with -config.expand-env=true: envsubst-style ${VAR:-default}.
+ENVSUBST_CONFIGS = {"tempo", "loki"}
 PROMETHEUS_CONFIG = ROOT / "infra" / "prometheus" / "prometheus.yml"
 GRAFANA_DIR = ROOT / "infra" / "grafana"
 DATASOURCES_FILE = GRAFANA_DIR / "provisioning" / "datasources" / "datasources.yaml"
 DASHBOARD_PROVIDERS_FILE = GRAFANA_DIR / "provisioning" / "dashboards" / "tracelab.yaml"
 DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
 
-# The five services and the port each listens on (docs/architecture.md).
-SERVICE_PORTS = {"frontend": 8080, "gateway": 8081, "auth": 8082, "user": 8083, "db": 8084}
+# The five services and the port each listens on, from the local stack's table:
+# every mode runs them on the same ports.
+SERVICE_PORTS = {name: stack.default_port(name) for name in stack.SERVICES}
+CONSOLE_PORT = stack.default_port(stack.CONSOLE)
+SPAN_METRICS_PORT = stack.PORT_SPECS["collector_spanmetrics"].default
+JAEGER_QUERY_PORT = stack.PORT_SPECS["jaeger_query"].default
+
+
+def readiness_path(name: str) -> str:
+    """The path the local stack polls for ``name`` to be ready (``/readyz``)."""
+    (probe,) = stack.BY_NAME[name].ready
+    assert isinstance(probe, HttpProbe), f"{name} is not probed over HTTP"
+    return probe.path
+
+
+def python_module(name: str) -> str:
+    """The module the local stack runs ``name`` as (``python -m <module>``)."""
+    command = stack.BY_NAME[name].command
+    assert isinstance(command, PythonModule), f"{name} is not a Python module"
+    return command.module
+
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$")
 _COMPOSE_UNITS = {
@@ -174,10 +199,11 @@ def expand_envsubst(text: str, env: Mapping[str, str]) -> str:
 
 
 def load_expanded(component: str, env: Mapping[str, str]) -> dict[str, Any]:
-    """A shared config (collector, jaeger, tempo) parsed as its program would see it."""
+    """A shared config (collector, jaeger, tempo, loki) parsed as its program would see it."""
     path = SHARED_CONFIGS[component]
     text = path.read_text()
-    expanded = expand_envsubst(text, env) if component == "tempo" else expand_otel(text, env)
+    envsubst = component in ENVSUBST_CONFIGS
+    expanded = expand_envsubst(text, env) if envsubst else expand_otel(text, env)
     return yaml.safe_load(expanded)
 
 
@@ -234,7 +260,9 @@ def collector_listeners(config: Mapping[str, Any]) -> Listeners:
 
 def jaeger_listeners(config: Mapping[str, Any]) -> Listeners:
     pairs = [host_port(e) for _, e in _walk_endpoints(config.get("receivers", {}))]
-    pairs += [host_port(e) for _, e in _walk_endpoints(config.get("extensions", {}))]
+    # The storage extension's endpoints are where Jaeger connects, not listens.
+    servers = {k: v for k, v in config.get("extensions", {}).items() if k != "jaeger_storage"}
+    pairs += [host_port(e) for _, e in _walk_endpoints(servers)]
     for reader in config["service"]["telemetry"]["metrics"].get("readers", []):
         exporter = reader["pull"]["exporter"]["prometheus"]
         pairs.append((exporter["host"], int(exporter["port"])))
@@ -252,13 +280,50 @@ def tempo_listeners(config: Mapping[str, Any]) -> Listeners:
     return Listeners(frozenset(hosts), frozenset(ports))
 
 
+def loki_listeners(config: Mapping[str, Any]) -> Listeners:
+    server = config["server"]
+    hosts = {server["http_listen_address"], server["grpc_listen_address"]}
+    ports = {int(server["http_listen_port"]), int(server["grpc_listen_port"])}
+    return Listeners(frozenset(hosts), frozenset(ports))
+
+
 def listeners(component: str, env: Mapping[str, str]) -> Listeners:
     config = load_expanded(component, env)
     return {
         "otel-collector": collector_listeners,
         "jaeger": jaeger_listeners,
         "tempo": tempo_listeners,
+        "loki": loki_listeners,
     }[component](config)
+
+
+# ------------------------------------------------------ Jaeger's Monitor tab
+def span_metrics_scrape_port(collector_env: Mapping[str, str]) -> int:
+    """The port of the collector's Prometheus exporter, which serves the span metrics."""
+    config = load_expanded("otel-collector", collector_env)
+    (exporter,) = config["service"]["pipelines"]["metrics/spanmetrics"]["exporters"]
+    return host_port(config["exporters"][exporter]["endpoint"])[1]
+
+
+def jaeger_monitor_prometheus(jaeger_env: Mapping[str, str]) -> str | None:
+    """The Prometheus URL Jaeger's Monitor tab reads with ``jaeger_env``; None when off.
+
+    Checks on the way that the metrics backend asks for the names the
+    collector's span_metrics connector exports through its Prometheus
+    exporter: namespace with dots as underscores, the histogram's unit, and
+    the suffixes that exporter adds (``_total``, ``_milliseconds``).
+    """
+    jaeger = load_expanded("jaeger", jaeger_env)
+    name = jaeger["extensions"]["jaeger_query"]["storage"].get("metrics")
+    if not name:
+        return None
+    backend = jaeger["extensions"]["jaeger_storage"]["metric_backends"][name]["prometheus"]
+    connector = yaml.safe_load(SHARED_CONFIGS["otel-collector"].read_text())["connectors"]
+    span_metrics = connector["span_metrics"]
+    assert backend["metric_namespace"] == span_metrics["namespace"].replace(".", "_")
+    assert backend["latency_unit"] == span_metrics["histogram"]["unit"]
+    assert backend["normalize_calls"] is True and backend["normalize_duration"] is True
+    return backend["endpoint"]
 
 
 # The memory_limiter's spike when spike_limit_mib is unset: a fifth of the
@@ -291,6 +356,20 @@ def k8s_bytes(value: str) -> int:
     match = _SIZE.match(str(value))
     assert match and match.group(2) in _K8S_UNITS, f"{value!r} is not a Kubernetes quantity"
     return int(float(match.group(1)) * _K8S_UNITS[match.group(2)])
+
+
+# ------------------------------------------------------------ Dockerfile
+@cache
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile: continuation lines joined, comments dropped."""
+    joined = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    result = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            result.append((word.upper(), rest.strip()))
+    return result
 
 
 # --------------------------------------------------------------- compose
@@ -361,13 +440,17 @@ def kustomize(directory: Path) -> str:
     return result.stdout
 
 
-@cache
 def render_overlay(overlay: str) -> tuple[dict[str, Any], ...]:
     """``kubectl kustomize infra/k8s/overlays/<overlay>``, as parsed documents."""
-    docs = tuple(
-        doc for doc in yaml.safe_load_all(kustomize(K8S_DIR / "overlays" / overlay)) if doc
-    )
-    assert docs, f"overlay {overlay} rendered nothing"
+    return render_kustomization(overlay)
+
+
+@cache
+def render_kustomization(name: str) -> tuple[dict[str, Any], ...]:
+    """``kubectl kustomize`` of the base (``base``: infra/) or an overlay, as parsed documents."""
+    directory = K8S_BASE if name == "base" else K8S_DIR / "overlays" / name
+    docs = tuple(doc for doc in yaml.safe_load_all(kustomize(directory)) if doc)
+    assert docs, f"{name} rendered nothing"
     return docs
 
 
@@ -426,7 +509,11 @@ def configmap_for(docs: tuple[dict[str, Any], ...], base_name: str) -> dict[str,
 def k8s_env(overlay: str, kind_name: str) -> dict[str, str]:
     """Plain env values of a workload's container; references get stand-in values."""
     docs = render_overlay(overlay)
-    container = pod_spec(workloads(docs)[kind_name])["containers"][0]
+    return k8s_container_env(docs, pod_spec(workloads(docs)[kind_name])["containers"][0])
+
+
+def k8s_container_env(docs, container: Mapping[str, Any]) -> dict[str, str]:
+    """Plain env values of a container; ConfigMap refs resolved, Secrets get stand-ins."""
     env = {}
     for name, value in container_env(container).items():
         if isinstance(value, str):

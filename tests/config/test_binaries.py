@@ -11,6 +11,7 @@ what it really exports.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import ssl
@@ -35,13 +36,19 @@ from tests.config.helpers import (
     env_of,
     k8s_env,
 )
+from tests.config.variants import KINDS, collector_variants
 from tracelab.bench import promtext
+from tracelab.stack import config as stack_config
 from tracelab.stack.tools import build_tools
 
 PRODUCTION = ROOT / "infra" / "k8s" / "overlays" / "production" / "config"
 BUILDER = ROOT / "infra" / "otel-collector" / "builder.yaml"
-CORE = "go.opentelemetry.io/collector/"
 CONTRIB = "github.com/open-telemetry/opentelemetry-collector-contrib/"
+VARIANTS = collector_variants()
+TIER1 = "k8s-production:Deployment/otel-collector"
+# Configured (production tier 1) but not in the local build: the Go module
+# proxy does not serve the module at the builder's version (docs/deploy.md).
+NOT_IN_LOCAL_BUILD = {("exporters", "loadbalancing"): CONTRIB + "exporter/loadbalancingexporter"}
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +57,11 @@ def binaries() -> dict[str, Path]:
     return {result.name: result.binary for result in build_tools(ROOT)}
 
 
-def validate(binary: Path, configs: list[Path], env: Mapping[str, str], tmp_path: Path) -> None:
-    result = subprocess.run(
+def run_validate(
+    binary: Path, configs: list[Path], env: Mapping[str, str], tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """``<binary> validate --config=...`` with exactly ``env`` (and a minimal PATH)."""
+    return subprocess.run(
         [str(binary), "validate", *(f"--config={path}" for path in configs)],
         env={"PATH": "/usr/bin:/bin", **env},
         cwd=tmp_path,
@@ -60,13 +70,88 @@ def validate(binary: Path, configs: list[Path], env: Mapping[str, str], tmp_path
         timeout=60,
         check=False,
     )
+
+
+def validate(binary: Path, configs: list[Path], env: Mapping[str, str], tmp_path: Path) -> None:
+    result = run_validate(binary, configs, env, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 # ------------------------------------------------------------- validation
-def test_collector_config_is_valid_as_compose_runs_it(binaries, tmp_path):
-    env = env_of(compose()["services"]["otel-collector"])
-    validate(binaries["otelcol"], [SHARED_CONFIGS["otel-collector"]], env, tmp_path)
+@pytest.fixture(scope="module")
+def components(binaries) -> dict[str, list[dict]]:
+    """``otelcol components`` of the local build, parsed: kind -> [{name, module, ...}]."""
+    result = subprocess.run(
+        [str(binaries["otelcol"]), "components"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return yaml.safe_load(result.stdout)
+
+
+def built(components: dict[str, list[dict]]) -> set[tuple[str, str]]:
+    return {(kind, entry["name"]) for kind in KINDS for entry in components.get(kind) or []}
+
+
+def builder() -> dict:
+    return yaml.safe_load(BUILDER.read_text())
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_collector_loads_every_variant(binaries, components, tmp_path, name):
+    """Each mode's collector files and environment, loaded by the real collector."""
+    variant = VARIANTS[name]
+    missing = variant.components() - built(components)
+    if not missing:
+        validate(binaries["otelcol"], variant.write(tmp_path), variant.env, tmp_path)
+        return
+    # Only what the docs name as absent from the local build may be missing,
+    # and then the collector must refuse the files for exactly that reason.
+    assert missing <= set(NOT_IN_LOCAL_BUILD), (
+        f"{name} uses {sorted(missing)}, which builder.yaml does not build: add them"
+    )
+    result = run_validate(binaries["otelcol"], variant.write(tmp_path), variant.env, tmp_path)
+    assert result.returncode != 0
+    for kind, component in missing:
+        assert f"'{kind}' unknown type: \"{component}\"" in result.stderr, result.stderr
+
+
+def test_production_tier1_is_not_validated_locally_and_the_docs_say_so(components):
+    """The loadbalancing exporter's module is not served at the builder's version:
+    tier 1's extra file is never loaded by a real collector here, and the docs say so."""
+    tier1 = VARIANTS[TIER1]
+    modules = {entry["gomod"].split()[0] for kind in KINDS for entry in builder().get(kind) or []}
+    docs = " ".join((ROOT / "docs" / "deploy.md").read_text().split())
+    for (kind, component), module in NOT_IN_LOCAL_BUILD.items():
+        assert (kind, component) in tier1.components()
+        assert (kind, component) not in built(components), (
+            f"the local build has {component} now: drop it from NOT_IN_LOCAL_BUILD and "
+            "docs/deploy.md, and tier 1 is validated like the other variants"
+        )
+        assert module not in modules
+        assert f"`{module}@v{builder()['dist']['version']}` is not served" in docs
+    assert "tier 1 is not validated by a real collector here" in docs
+
+
+def test_collector_builds_exactly_the_components_the_configs_use(components):
+    """What the binary reports (``otelcol components``) is what the variants configure,
+    less the documented absentees, and comes from exactly builder.yaml's modules."""
+    configured = set().union(*(variant.components() for variant in VARIANTS.values()))
+    expected = configured - set(NOT_IN_LOCAL_BUILD)
+    have = built(components)
+    assert have == expected, (
+        f"built but configured nowhere: {sorted(have - expected)}; "
+        f"configured but not built: {sorted(expected - have)}"
+    )
+    reported = {entry["module"] for kind in KINDS for entry in components.get(kind) or []}
+    manifest = {entry["gomod"] for kind in KINDS for entry in builder().get(kind) or []}
+    assert reported == manifest
+    version = builder()["dist"]["version"]
+    assert components["buildinfo"]["version"] == version
+    image_tag = compose()["services"]["otel-collector"]["image"].rpartition(":")[2]
+    assert version == image_tag, "the local build and the images run one version"
 
 
 def test_jaeger_config_is_valid_as_compose_runs_it(binaries, tmp_path):
@@ -75,26 +160,52 @@ def test_jaeger_config_is_valid_as_compose_runs_it(binaries, tmp_path):
 
 
 @pytest.mark.parametrize("overlay", ["dev", "production"])
-def test_configs_are_valid_as_kubernetes_runs_them(binaries, tmp_path, overlay):
-    if overlay == "dev":
-        validate(
-            binaries["otelcol"],
-            [SHARED_CONFIGS["otel-collector"]],
-            k8s_env(overlay, "Deployment/otel-collector"),
-            tmp_path,
-        )
-    # Tier 2 of production: the shared file plus tail sampling.
-    else:
-        validate(
-            binaries["otelcol"],
-            [SHARED_CONFIGS["otel-collector"], PRODUCTION / "collector-tail-sampling.yaml"],
-            k8s_env(overlay, "Deployment/otel-collector-sampler"),
-            tmp_path,
-        )
+def test_jaeger_config_is_valid_as_kubernetes_runs_it(binaries, tmp_path, overlay):
     jaeger_configs = [SHARED_CONFIGS["jaeger"]]
     if overlay == "production":
         jaeger_configs.append(PRODUCTION / "jaeger-opensearch.yaml")
     validate(binaries["jaeger"], jaeger_configs, k8s_env(overlay, "Deployment/jaeger"), tmp_path)
+
+
+def test_jaeger_config_is_valid_as_the_local_stack_runs_it(binaries, tmp_path):
+    env = stack_config.jaeger_env(stack_config.resolve_ports({}), {})
+    validate(binaries["jaeger"], [SHARED_CONFIGS["jaeger"]], env, tmp_path)
+
+
+def jaeger_print_config(binary: Path, configs: list[Path], env: Mapping[str, str], cwd: Path):
+    result = subprocess.run(
+        [str(binary), "print-config", *(f"--config={path}" for path in configs)],
+        env={"PATH": "/usr/bin:/bin", **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+@pytest.mark.parametrize("mode", ["local", "compose", "dev", "production"])
+def test_jaegers_monitor_tab_as_each_mode_runs_it(binaries, tmp_path, mode):
+    """What Jaeger itself makes of the file: metrics storage on, a Prometheus backend."""
+    configs = [SHARED_CONFIGS["jaeger"]]
+    if mode == "local":
+        env = stack_config.jaeger_env(stack_config.resolve_ports({}), {})
+    elif mode == "compose":
+        env = env_of(compose()["services"]["jaeger"])
+    else:
+        env = k8s_env(mode, "Deployment/jaeger")
+        if mode == "production":
+            configs.append(PRODUCTION / "jaeger-opensearch.yaml")
+    merged = jaeger_print_config(binaries["jaeger"], configs, env, tmp_path)
+    metrics = merged["extensions"]["jaeger_query"]["storage"].get("metrics")
+    if mode == "local":
+        assert not metrics, "no Prometheus locally: the Monitor tab stays off"
+        return
+    backend = merged["extensions"]["jaeger_storage"]["metric_backends"][metrics]["prometheus"]
+    assert backend["endpoint"] == "http://prometheus:9090"
+    assert backend["normalize_calls"] is True and backend["normalize_duration"] is True
 
 
 def test_production_jaeger_merge_switches_storage_to_opensearch(binaries, tmp_path):
@@ -119,19 +230,6 @@ def test_production_jaeger_merge_switches_storage_to_opensearch(binaries, tmp_pa
     assert merged["exporters"]["jaeger_storage_exporter"]["trace_storage"] == storage
     backend = merged["extensions"]["jaeger_storage"]["backends"][storage]
     assert backend["opensearch"]["server_urls"] == [env["OPENSEARCH_URL"]]
-
-
-def test_collector_uses_only_components_of_both_builds():
-    """The local build's components are core or contrib modules of the image's version."""
-    builder = yaml.safe_load(BUILDER.read_text())
-    version = "v" + builder["dist"]["version"]
-    image_tag = compose()["services"]["otel-collector"]["image"].rpartition(":")[2]
-    assert builder["dist"]["version"] == image_tag
-    for kind in ("receivers", "processors", "exporters", "connectors", "extensions"):
-        for component in builder.get(kind, []):
-            module, _, module_version = component["gomod"].partition(" ")
-            assert module.startswith((CORE, CONTRIB)), f"{module} is in neither distribution"
-            assert module_version == version, module
 
 
 # ----------------------------------------- Jaeger -> OpenSearch over TLS
@@ -386,3 +484,56 @@ def test_exemplars_carry_the_trace_id_label_grafana_links(exported):
     found = promtext.exemplars(exported)
     assert found, "no exemplar on the span metrics"
     assert all(destination["name"] in labels for _, labels in found)
+
+
+def test_the_logs_pipeline_takes_log_records_with_the_local_defaults(binaries, tmp_path):
+    """The shared config's logs pipeline (LOGS_EXPORTERS=[debug] locally) takes a record."""
+    ports = {
+        name: free_port()
+        for name in (
+            "OTELCOL_OTLP_GRPC_PORT",
+            "OTELCOL_OTLP_HTTP_PORT",
+            "OTELCOL_SPANMETRICS_PORT",
+            "OTELCOL_HEALTH_PORT",
+            "OTELCOL_METRICS_PORT",
+        )
+    }
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "OTELCOL_QUEUE_DIR": str(tmp_path / "queue"),
+        "JAEGER_OTLP_ENDPOINT": f"127.0.0.1:{free_port()}",
+        **{name: str(port) for name, port in ports.items()},
+    }
+    log = tmp_path / "otelcol.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(binaries["otelcol"]), f"--config={SHARED_CONFIGS['otel-collector']}"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        health = f"http://127.0.0.1:{ports['OTELCOL_HEALTH_PORT']}/"
+        wait_until(lambda: get(health) is not None, log)
+        record = {
+            "body": {"stringValue": "GET /api/dashboard -> 200"},
+            "traceId": "5b8efff798038103d269b633813fc60c",
+            "spanId": "0000000000000002",
+        }
+        resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "auth"}}]}
+        body = {"resourceLogs": [{"resource": resource, "scopeLogs": [{"logRecords": [record]}]}]}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{ports['OTELCOL_OTLP_HTTP_PORT']}/v1/logs",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+        wait_until(lambda: '"log records": 1' in log.read_text(), log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shlex
+import subprocess
 import tomllib
-from functools import cache
+from pathlib import Path
 
 import pytest
 
-from tests.config.helpers import ROOT, SERVICE_PORTS, compose
+from tests.config.helpers import (
+    CONSOLE_PORT,
+    DOCKERFILE,
+    ROOT,
+    SERVICE_PORTS,
+    compose,
+    instructions,
+    python_module,
+    readiness_path,
+)
 
-DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
-
-
-@cache
-def instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) with continuation lines joined, comments dropped."""
-    joined = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-    result = []
-    for line in joined.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            word, _, rest = line.partition(" ")
-            result.append((word.upper(), rest.strip()))
-    return result
+# The project's uv (make venv installs it at infra/versions.env's UV_VERSION).
+UV = ROOT / ".tools" / "uv-venv" / "bin" / "uv"
 
 
 def stages() -> dict[str, list[tuple[str, str]]]:
@@ -59,12 +60,114 @@ def test_multi_stage_with_pinned_bases():
 
 
 def test_dependencies_come_from_the_lock_only():
-    build = stages()["build"]
-    runs = [rest for word, rest in build if word == "RUN"]
-    assert any("uv sync --frozen --no-dev" in run for run in runs)
-    assert all("--frozen" in run for run in runs if "uv " in run)
+    assert uv_syncs(), "the build stage installs with uv sync"
+    for argv in uv_syncs():
+        assert "--frozen" in argv, f"{' '.join(argv)}: install exactly what uv.lock says"
     text = DOCKERFILE.read_text()
     assert "pip install" not in text, "install from uv.lock, not with pip"
+
+
+# ------------------------------------- what the image's virtualenv holds
+def uv_syncs() -> list[list[str]]:
+    """Every ``uv sync`` of the build stage, as argv (after the RUN's --mount options)."""
+    found = []
+    for word, rest in stages()["build"]:
+        if word != "RUN":
+            continue
+        for command in re.split(r"&&|;", rest):
+            argv = shlex.split(command)
+            while argv and argv[0].startswith("--"):  # RUN --mount=... options
+                argv.pop(0)
+            if argv[:2] == ["uv", "sync"]:
+                found.append(argv)
+    return found
+
+
+def build_env() -> dict[str, str]:
+    """The build stage's ENV values (``KEY=VALUE`` form)."""
+    env: dict[str, str] = {}
+    for word, rest in stages()["build"]:
+        if word == "ENV":
+            env.update(item.split("=", 1) for item in shlex.split(rest))
+    return env
+
+
+def would_install(argv: list[str], tmp_path: Path) -> set[str]:
+    """Package names ``argv`` (a ``uv sync``) installs, from uv's own dry run on the lock."""
+    env = {
+        **os.environ,
+        **build_env(),
+        # A fresh environment, so the dry run lists everything the image gets.
+        "UV_PROJECT_ENVIRONMENT": str(tmp_path / "image-venv"),
+        "UV_NO_CONFIG": "1",
+    }
+    env.pop("VIRTUAL_ENV", None)
+    result = subprocess.run(
+        [str(UV), *argv[1:], "--dry-run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Would install" in result.stderr, result.stderr
+    names = re.findall(r"^ \+ ([A-Za-z0-9._-]+)(?:==| @)", result.stderr, re.MULTILINE)
+    return {canonical(name) for name in names}
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def lock_closure(roots: list[dict]) -> set[str]:
+    """Every package reachable from ``roots`` (uv.lock dependency entries), extras
+    included and markers ignored: a superset of what any platform installs."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    packages: dict[str, list[dict]] = {}
+    for package in lock["package"]:
+        packages.setdefault(canonical(package["name"]), []).append(package)
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        dep = stack.pop()
+        name = canonical(dep["name"])
+        key = name + "[" + ",".join(sorted(dep.get("extra", []))) + "]"
+        if key in seen:
+            continue
+        seen |= {key, name + "[]"}
+        for package in packages[name]:
+            stack += package.get("dependencies", [])
+            for extra in dep.get("extra", []):
+                stack += package.get("optional-dependencies", {}).get(extra, [])
+    return {key.partition("[")[0] for key in seen}
+
+
+def test_image_installs_the_project_dependencies_and_no_dependency_group(tmp_path):
+    """The image's uv sync, dry-run on the lock by the project's uv: the project's
+    dependencies only, none of pyproject's dependency groups (tests, benchmark)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    name = canonical(project["project"]["name"])
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    (own,) = [p for p in lock["package"] if canonical(p["name"]) == name]
+    runtime = lock_closure(own["dependencies"]) | {name}
+    groups = {
+        group: lock_closure(deps) - runtime for group, deps in own["dev-dependencies"].items()
+    }
+    assert set(groups) == set(project["dependency-groups"])
+    syncs = uv_syncs()
+    assert syncs
+    for argv in syncs:
+        installed = would_install(argv, tmp_path)
+        stray = {group: sorted(installed & only_there) for group, only_there in groups.items()}
+        assert not any(stray.values()), (
+            f"{' '.join(argv)} installs {len(installed)} packages, with these of the "
+            f"dependency groups: {stray}"
+        )
+        assert installed <= runtime, sorted(installed - runtime)
+        missing = {canonical(d["name"]) for d in own["dependencies"]} - installed
+        assert not missing, f"{' '.join(argv)} leaves out {sorted(missing)}"
 
 
 def test_runtime_is_slim_and_unprivileged():
@@ -101,8 +204,20 @@ def test_healthcheck_knows_every_service_port():
     mapping = re.search(r"dict\(([^)]*)\)", check.split("CMD", 1)[1])
     assert mapping, "the healthcheck maps SERVICE to its default port"
     ports = dict(re.findall(r"(\w+)=(\d+)", mapping.group(1)))
-    assert {k: int(v) for k, v in ports.items()} == {**SERVICE_PORTS, "console": 8090}
+    assert {k: int(v) for k, v in ports.items()} == {**SERVICE_PORTS, "console": CONSOLE_PORT}
+    assert {readiness_path(name) for name in [*SERVICE_PORTS, "console"]} == {"/readyz"}
     assert "/readyz" in check
+
+
+def test_the_image_runs_the_modules_the_local_stack_runs():
+    """One command per component in every mode: the image's CMD is the local stack's."""
+    (cmd,) = [rest for word, rest in instructions() if word == "CMD"]
+    script = json.loads(cmd)[-1]
+    assert f"exec python -m {python_module('console')};" in script
+    assert 'exec python -m "services.${SERVICE}"' in script
+    assert {python_module(name) for name in SERVICE_PORTS} == {
+        f"services.{name}" for name in SERVICE_PORTS
+    }
 
 
 def test_compose_runs_every_service_from_this_one_image():

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from services.common import telemetry
 from tests.config import exposition
 from tests.config.helpers import (
     DASHBOARD_PROVIDERS_FILE,
@@ -32,7 +33,13 @@ from tests.config.helpers import (
 )
 from tests.config.promql import read
 
-EXPECTED = {"prometheus": "prometheus", "tempo": "tempo", "jaeger": "jaeger"}  # uid -> type
+EXPECTED = {  # uid -> type
+    "prometheus": "prometheus",
+    "tempo": "tempo",
+    "jaeger": "jaeger",
+    "loki": "loki",
+}
+TRACE_UIDS = ("tempo", "jaeger")
 
 
 def datasources() -> list[dict[str, Any]]:
@@ -116,7 +123,7 @@ def test_the_recorded_span_metrics_use_the_enumerated_values():
 
 
 # ----------------------------------------------------------- data sources
-def test_the_three_data_sources_with_fixed_uids():
+def test_the_data_sources_with_fixed_uids():
     sources = datasources()
     assert {s["uid"]: s["type"] for s in sources} == EXPECTED
     assert len(sources) == len(EXPECTED), "a uid appears twice"
@@ -158,6 +165,72 @@ def test_trace_to_metrics_and_service_map_links():
     assert sources["tempo"]["jsonData"]["serviceMap"]["datasourceUid"] == "prometheus"
     exemplars = sources["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
     assert exemplars == [{"name": "trace_id", "datasourceUid": "tempo"}]
+
+
+# Resource attributes Loki makes index labels by default (its OTLP ingestion
+# docs, distributor.otlp_config); the others become structured metadata.
+LOKI_DEFAULT_INDEX_LABELS = {
+    "cloud.availability_zone",
+    "cloud.region",
+    "container.name",
+    "deployment.environment",
+    "k8s.cluster.name",
+    "k8s.container.name",
+    "k8s.cronjob.name",
+    "k8s.daemonset.name",
+    "k8s.deployment.name",
+    "k8s.job.name",
+    "k8s.namespace.name",
+    "k8s.pod.name",
+    "k8s.replicaset.name",
+    "k8s.statefulset.name",
+    "service.instance.id",
+    "service.name",
+    "service.namespace",
+}
+
+
+def loki_trace_id() -> str:
+    """Loki's name for an OTLP record's trace id: structured metadata ``trace_id``.
+
+    The collector hands Loki the services' records unchanged (no processor
+    that could rename or drop fields in the logs pipeline).
+    """
+    collector = yaml.safe_load(SHARED_CONFIGS["otel-collector"].read_text())
+    assert collector["service"]["pipelines"]["logs"]["processors"] == ["memory_limiter", "batch"]
+    return "trace_id"
+
+
+def test_log_lines_link_to_their_trace_in_tempo_and_jaeger():
+    trace_id = loki_trace_id()
+    fields = by_uid()["loki"]["jsonData"]["derivedFields"]
+    assert {field["datasourceUid"] for field in fields} == set(TRACE_UIDS)
+    for field in fields:
+        # A label (structured metadata) match: the trace id is not in the line.
+        assert field["matcherType"] == "label"
+        assert field["matcherRegex"] == trace_id
+        assert field["url"] == "$${__value.raw}", "an internal link queries by the value"
+
+
+@pytest.mark.parametrize("uid", TRACE_UIDS)
+def test_spans_link_to_the_log_lines_of_their_trace(uid):
+    trace_id = loki_trace_id()
+    link = by_uid()[uid]["jsonData"]["tracesToLogsV2"]
+    assert link["datasourceUid"] == "loki"
+    resource = telemetry.build_resource("auth", "1.0", "compose").attributes
+    for tag in link["tags"]:
+        # A resource attribute of every span that Loki indexes, under Loki's name;
+        # Jaeger shows no service.name among a span's tags (it is the service name).
+        assert tag["key"] in resource and tag["key"] in LOKI_DEFAULT_INDEX_LABELS, tag
+        assert tag["value"] == tag["key"].replace(".", "_"), tag
+        if uid == "jaeger":
+            assert tag["key"] != "service.name"
+    assert link["customQuery"] is True
+    query = link["query"]
+    assert query.startswith("{$${__tags}}"), "the stream selector of the span's service"
+    assert f'| {trace_id}="$${{__trace.traceId}}"' in query, "filter on the metadata, not text"
+    start, end = link["spanStartTimeShift"], link["spanEndTimeShift"]
+    assert start.startswith("-") and not end.startswith("-")
 
 
 def test_service_map_has_the_service_graph_metrics_behind_it():

@@ -15,9 +15,11 @@ import pytest
 import yaml
 
 from tests.config.helpers import (
+    CONSOLE_PORT,
     DASHBOARD_PROVIDERS_FILE,
     DASHBOARDS_DIR,
     DATASOURCES_FILE,
+    JAEGER_QUERY_PORT,
     K8S_BASE,
     K8S_DIR,
     KUBERNETES_VERSION,
@@ -27,15 +29,18 @@ from tests.config.helpers import (
     ROOT,
     SERVICE_PORTS,
     SHARED_CONFIGS,
+    SPAN_METRICS_PORT,
     WORKLOAD_KINDS,
     by_kind,
     collector_config,
+    compose,
     configmap_for,
     container_env,
     dotenv,
     environment,
     expand_otel,
     host_port,
+    jaeger_monitor_prometheus,
     k8s_bytes,
     k8s_env,
     kustomize,
@@ -44,8 +49,10 @@ from tests.config.helpers import (
     memory_limiter_mib,
     pod_labels,
     pod_spec,
+    published_ports,
     render_overlay,
     selected_workloads,
+    span_metrics_scrape_port,
     workloads,
 )
 
@@ -70,6 +77,7 @@ SHARED_CONFIGMAPS = {
     "otel-collector-config": {"config.yaml": SHARED_CONFIGS["otel-collector"]},
     "jaeger-config": {"config.yaml": SHARED_CONFIGS["jaeger"]},
     "tempo-config": {"tempo.yaml": SHARED_CONFIGS["tempo"]},
+    "loki-config": {"loki.yaml": SHARED_CONFIGS["loki"]},
     "prometheus-config": {"prometheus.yml": PROMETHEUS_CONFIG},
     "grafana-datasources": {"datasources.yaml": DATASOURCES_FILE},
     "grafana-dashboard-providers": {"tracelab.yaml": DASHBOARD_PROVIDERS_FILE},
@@ -84,6 +92,7 @@ IMAGE_PINS = {
     "otel/opentelemetry-collector-contrib": "OTELCOL_IMAGE",
     "jaegertracing/jaeger": "JAEGER_IMAGE",
     "grafana/tempo": "TEMPO_IMAGE",
+    "grafana/loki": "LOKI_IMAGE",
     "prom/prometheus": "PROMETHEUS_IMAGE",
     "grafana/grafana": "GRAFANA_IMAGE",
     "postgres": "POSTGRES_IMAGE",
@@ -319,6 +328,73 @@ def test_backends_listen_where_their_services_point(overlay):
     assert "--web.enable-remote-write-receiver" in args
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_export_logs_which_the_collector_sends_to_loki(overlay):
+    """In production too: tier 1 (the services' collector) exports logs itself."""
+    docs = render_overlay(overlay)
+    assert configmap_for(docs, "tracelab-service-env")["data"]["OTEL_LOGS_EXPORTER"] == "otlp"
+    env = {
+        k: v
+        for k, v in container_env(the_container(docs, "Deployment/otel-collector")).items()
+        if isinstance(v, str)
+    }
+    config = load_expanded("otel-collector", env)
+    assert config["service"]["pipelines"]["logs"]["exporters"] == ["otlp_http/loki"]
+    endpoint = config["exporters"]["otlp_http/loki"]["endpoint"]
+    assert endpoint == "http://loki:3100/otlp"
+    assert_reaches(docs, endpoint, "loki")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_jaegers_monitor_tab_reads_the_span_metrics_prometheus_scrapes(overlay):
+    docs = render_overlay(overlay)
+    jaeger = container_env(the_container(docs, "Deployment/jaeger"))
+    url = jaeger_monitor_prometheus({k: v for k, v in jaeger.items() if isinstance(v, str)})
+    assert url, "Kubernetes runs Prometheus: the Monitor tab must be on"
+    assert_reaches(docs, url, "prometheus")
+    collector = container_env(the_container(docs, "Deployment/otel-collector"))
+    port = span_metrics_scrape_port({k: v for k, v in collector.items() if isinstance(v, str)})
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    targets = [
+        name
+        for job in config["scrape_configs"]
+        for dns in job.get("dns_sd_configs", [])
+        if dns["port"] == port
+        for name in dns["names"]
+    ]
+    assert targets, f"Prometheus scrapes no :{port}"
+    for name in targets:
+        assert port in service_ports(docs, name)
+        selected = by_kind(docs, "Service")[name]["spec"]["selector"]["app.kubernetes.io/name"]
+        assert selected == "otel-collector"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_loki_is_the_same_in_compose_and_kubernetes(overlay):
+    """Service name, port, image, config file and data directory."""
+    docs = render_overlay(overlay)
+    compose_loki = compose()["services"]["loki"]
+    container = the_container(docs, "Deployment/loki")
+    published = {container_port for _, _, container_port in published_ports(compose_loki)}
+    assert {p["containerPort"] for p in container["ports"]} == published == {3100}
+    assert service_ports(docs, "loki") == published
+    assert container["image"] == compose_loki["image"]
+    # The same flags, the file at the path the ConfigMap is mounted on.
+    compose_args = [a for a in compose_loki["command"] if not a.startswith("-config.file=")]
+    k8s_args = [a for a in container["args"] if not a.startswith("-config.file=")]
+    assert compose_args == k8s_args == ["-config.expand-env=true"]
+    (config_file,) = [a.partition("=")[2] for a in container["args"] if "-config.file=" in a]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    directory, _, filename = config_file.rpartition("/")
+    volumes = {v["name"]: v for v in pod_spec(workloads(docs)["Deployment/loki"])["volumes"]}
+    config_map = volumes[mounts[directory]]["configMap"]["name"]
+    assert configmap_for(docs, "loki-config")["metadata"]["name"] == config_map
+    assert filename in configmap_for(docs, "loki-config")["data"]
+    data_dir = load_expanded("loki", {})["common"]["path_prefix"]
+    assert mounts[data_dir] == "data"
+    assert f"loki-data:{data_dir}" in compose_loki["volumes"]
+
+
 def scrape_jobs(docs) -> dict[str, list[tuple[str, str, int]]]:
     """job -> (how, Service name, port) of every target Prometheus finds in the cluster."""
     config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
@@ -449,18 +525,20 @@ def test_the_console_runs_in_dev_only_and_reads_the_clusters_backends():
     env = {item["name"]: item.get("value") for item in console["env"]}
     assert env["SERVICE"] == "console" and env["TRACELAB_CONSOLE_HOST"] == "0.0.0.0"
     assert (env["JAEGER_QUERY_URL"], env["TEMPO_QUERY_URL"]) == (
-        "http://jaeger:16686",
+        f"http://jaeger:{JAEGER_QUERY_PORT}",
         "http://tempo:3200",
     )
     assert env["FRONTEND_URL"] == "http://frontend:8080"
     services = by_kind(dev, "Service")
     # The span metrics, on a port the collector's metrics Service publishes.
-    assert env["TRACELAB_SPAN_METRICS_URL"] == "http://otel-collector-metrics:8889/metrics"
+    assert env["TRACELAB_SPAN_METRICS_URL"] == (
+        f"http://otel-collector-metrics:{SPAN_METRICS_PORT}/metrics"
+    )
     metrics_ports = {p["port"] for p in services["otel-collector-metrics"]["spec"]["ports"]}
-    assert 8889 in metrics_ports
-    assert services["console"]["spec"]["ports"][0]["port"] == 8090
+    assert SPAN_METRICS_PORT in metrics_ports
+    assert services["console"]["spec"]["ports"][0]["port"] == CONSOLE_PORT
     frontend = {i["name"]: i.get("value") for i in the_container(dev, "Deployment/frontend")["env"]}
-    assert frontend["TRACELAB_CONSOLE_URL"] == "http://localhost:8090"
+    assert frontend["TRACELAB_CONSOLE_URL"] == f"http://localhost:{CONSOLE_PORT}"
     assert "Deployment/console" not in workloads(production())
 
 
@@ -645,7 +723,10 @@ def test_production_disruption_budgets_cover_the_replicated_tiers():
 def test_production_keeps_data_on_persistent_volumes():
     docs = production()
     claims = by_kind(docs, "PersistentVolumeClaim")
-    assert {"tempo-data", "prometheus-data"} <= set(claims)
+    assert {"tempo-data", "prometheus-data", "loki-data"} <= set(claims)
+    loki = workloads(docs)["Deployment/loki"]
+    data = {v["name"]: v for v in pod_spec(loki)["volumes"]}["data"]
+    assert data == {"name": "data", "persistentVolumeClaim": {"claimName": "loki-data"}}
     postgres = workloads(docs)["StatefulSet/postgres"]
     (template,) = postgres["spec"]["volumeClaimTemplates"]
     assert k8s_bytes(template["spec"]["resources"]["requests"]["storage"]) >= 10 * 2**30

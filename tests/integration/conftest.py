@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -72,7 +73,12 @@ def _span_export() -> None:
     if isinstance(provider, TracerProvider):
         provider.add_span_processor(processor)
     else:
-        telemetry.init("tracelab-integration", span_processor=processor)
+        # Log records go nowhere: no collector runs for this tier.
+        telemetry.init(
+            "tracelab-integration",
+            span_processor=processor,
+            log_processor=SimpleLogRecordProcessor(InMemoryLogRecordExporter()),
+        )
 
 
 @pytest.fixture

@@ -30,10 +30,11 @@ class Sink:
     def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
         self.proc = proc
         self.endpoint = f"http://127.0.0.1:{port}/v1/traces"
+        self.logs_endpoint = f"http://127.0.0.1:{port}/v1/logs"
         self._stats_url = f"http://127.0.0.1:{port}/stats"
 
     def stats(self) -> dict[str, int]:
-        """Requests and spans received so far."""
+        """Requests, spans and log records received so far."""
         with urllib.request.urlopen(self._stats_url, timeout=5) as response:
             return json.loads(response.read())
 

@@ -1,10 +1,11 @@
-"""A minimal OTLP/HTTP trace receiver for the microbenchmark, run as a subprocess.
+"""A minimal OTLP/HTTP trace and log receiver for the microbenchmark, run as a subprocess.
 
 ``python tests/microbench/otlp_sink.py`` listens on a free 127.0.0.1 port,
-prints ``PORT <n>``, answers every ``POST /v1/traces`` with an empty
-ExportTraceServiceResponse, and counts the spans it decoded; ``GET /stats``
-returns ``{"requests": r, "spans": s}``. Running it in its own process keeps
-its CPU out of the measured process.
+prints ``PORT <n>``, answers every ``POST /v1/traces`` (``/v1/logs``) with an
+empty ExportTraceServiceResponse (ExportLogsServiceResponse), and counts the
+spans (log records) it decoded; ``GET /stats`` returns
+``{"requests": r, "spans": s, "logs": l}``. Running it in its own process
+keeps its CPU out of the measured process.
 """
 
 from __future__ import annotations
@@ -14,24 +15,38 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
 _lock = threading.Lock()
-_counts = {"requests": 0, "spans": 0}
+_counts = {"requests": 0, "spans": 0, "logs": 0}
 _EMPTY = ExportTraceServiceResponse().SerializeToString()
+_EMPTY_LOGS = ExportLogsServiceResponse().SerializeToString()
 
 
 class Handler(BaseHTTPRequestHandler):
-    """POST /v1/traces and GET /stats."""
+    """POST /v1/traces, POST /v1/logs and GET /stats."""
 
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
-        """Decode an export request, count its spans, answer 200."""
+        """Decode an export request, count its spans or log records, answer 200."""
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/v1/logs":
+            logs = ExportLogsServiceRequest()
+            logs.ParseFromString(body)
+            records = sum(len(sl.log_records) for rl in logs.resource_logs for sl in rl.scope_logs)
+            with _lock:
+                _counts["requests"] += 1
+                _counts["logs"] += records
+            self._answer(_EMPTY_LOGS, "application/x-protobuf")
+            return
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
         spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)

@@ -40,12 +40,12 @@ import requests
 from tracelab.bench import procs, promtext
 from tracelab.bench.loadgen import MARK_DONE, MARK_START, LoadResult, LoadSpec
 from tracelab.bench.runner import login_accounts
-from tracelab.bench.stackenv import free_port_env
 from tracelab.bench.workload import JOURNEYS, account_numbers
 from tracelab.shapes.backends import JaegerClient
 from tracelab.shapes.shape import load_shape
 from tracelab.stack import Stack, StackInfo
 from tracelab.stack import config as stack_config
+from tracelab.stack.config import free_port_env
 from tracelab.stack.paths import repo_root
 from tracelab.stack.state import load_state
 

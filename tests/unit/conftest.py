@@ -1,8 +1,9 @@
-"""Unit tests run every service in-process with an in-memory span exporter."""
+"""Unit tests run every service in-process with in-memory span and log exporters."""
 
 from __future__ import annotations
 
 import pytest
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -14,8 +15,13 @@ from services.common import (
 )
 
 _EXPORTER = InMemorySpanExporter()
+_LOG_EXPORTER = InMemoryLogRecordExporter()
 # One global provider for the whole unit run: OpenTelemetry allows setting it once.
-telemetry.init("tracelab-unit", span_processor=SimpleSpanProcessor(_EXPORTER))
+telemetry.init(
+    "tracelab-unit",
+    span_processor=SimpleSpanProcessor(_EXPORTER),
+    log_processor=SimpleLogRecordProcessor(_LOG_EXPORTER),
+)
 
 
 class SpanRecorder:
@@ -44,3 +50,10 @@ def spans() -> SpanRecorder:
     """Spans recorded during this test only."""
     _EXPORTER.clear()
     return SpanRecorder(_EXPORTER)
+
+
+@pytest.fixture
+def exported_logs() -> InMemoryLogRecordExporter:
+    """The log records the OTLP log export received during this test only."""
+    _LOG_EXPORTER.clear()
+    return _LOG_EXPORTER

@@ -18,6 +18,6 @@ Modules, in the order a run uses them:
   :mod:`~tracelab.bench.analysis`: per-round figures, paired statistics, targets;
 - :mod:`~tracelab.bench.report`, :mod:`~tracelab.bench.plots`: JSON, Markdown, PNG;
 - :mod:`~tracelab.bench.runner`, :mod:`~tracelab.bench.cli`: the whole run, the command;
-- :mod:`~tracelab.bench.stackenv`: free ports for the private stack, ``make load``'s stack;
+- :mod:`~tracelab.bench.stackenv`: the recorded pids of a stack, ``make load``'s stack;
 - :mod:`~tracelab.bench.reload`: a finished run read back, re-judged and re-rendered.
 """

@@ -82,9 +82,7 @@ def service_loss(samples: Iterable[Sample], service: str) -> dict[str, int]:
         "dropped_queue_full": int(
             total(samples, SERVICE_PROCESSED, job=service, error_type="queue_full")
         ),
-        "export_failed_spans": int(
-            total(samples, SERVICE_EXPORTED, job=service, outcome="failed")
-        ),
+        "export_failed_spans": int(total(samples, SERVICE_EXPORTED, job=service, outcome="failed")),
         "failed_exports": int(total(samples, SERVICE_EXPORTS, job=service, outcome="failed")),
         "exported_spans": int(total(samples, SERVICE_EXPORTED, job=service, outcome="exported")),
     }

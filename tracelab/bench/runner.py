@@ -34,9 +34,10 @@ from tracelab.bench.configs import (
 from tracelab.bench.driver import StackProbe, run_load
 from tracelab.bench.loadgen import LoadResult, LoadSpec
 from tracelab.bench.metrics import LatencySummary, RoundMetrics, round_metrics
-from tracelab.bench.stackenv import component_pids, free_port_env
+from tracelab.bench.stackenv import component_pids
 from tracelab.bench.workload import account_numbers, seed_credentials
 from tracelab.stack import Stack, StackInfo
+from tracelab.stack.config import free_port_env
 
 Echo = Callable[[str], None]
 

@@ -8,21 +8,8 @@ from pathlib import Path
 
 from tracelab.bench.configs import load_stack_env
 from tracelab.stack import Stack, StackError, StackInfo
-from tracelab.stack import config as stack_config
 from tracelab.stack.paths import repo_root
-from tracelab.stack.ports import find_free_ports
 from tracelab.stack.state import load_state
-
-
-def free_port_env() -> dict[str, str]:
-    """Every port variable of the local stack set to a port free right now.
-
-    The benchmark's stack then runs beside a developer's ``make up`` stack
-    (and the e2e tests' one) without either noticing the other.
-    """
-    names = [spec.env_var for spec in stack_config.PORT_SPECS.values()]
-    names.append(stack_config.POSTGRES_PORT_VAR)
-    return dict(zip(names, map(str, find_free_ports(len(names))), strict=True))
 
 
 def component_pids(run_dir: Path) -> dict[str, int]:

@@ -18,6 +18,7 @@ from tracelab.console.guard import HostGuard
 from tracelab.console.lab import Lab
 from tracelab.console.logs import LogSource
 from tracelab.console.settings import ConsoleSettings
+from tracelab.console.workshop_api import workshop_api
 from tracelab.shapes.backends import BackendClient, client_for
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ def create_app(settings: ConsoleSettings, *, client_factory: ClientFactory | Non
     _register_errors(app)
     app.register_blueprint(api)
     app.register_blueprint(analysis_api)
+    app.register_blueprint(workshop_api)
 
     @app.get("/")
     def page() -> Response:

@@ -33,6 +33,15 @@ def default_log_dir(environ: Mapping[str, str]) -> Path | None:
     return Path(run_dir) / "logs" if run_dir else None
 
 
+def default_workshop_dir(environ: Mapping[str, str]) -> Path | None:
+    """``TRACELAB_WORKSHOP_DIR``; else ``$TRACELAB_RUN_DIR/workshop`` when that is set."""
+    explicit = env_str("TRACELAB_WORKSHOP_DIR", "", environ)
+    if explicit:
+        return Path(explicit)
+    run_dir = env_str("TRACELAB_RUN_DIR", "", environ)
+    return Path(run_dir) / "workshop" if run_dir else None
+
+
 @dataclass(frozen=True)
 class ConsoleSettings:
     """Where the console listens, which backends and services it talks to, what it links to.
@@ -65,12 +74,15 @@ class ConsoleSettings:
     # spans carry no ot=th tracestate.
     sampler: str | None = None
     sampler_arg: str | None = None
+    # Where exercises and game days are recorded (tracelab.workshop.store); None: no exercises.
+    workshop_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsoleSettings:
         """Read ``TRACELAB_CONSOLE_HOST``/``_PORT``/``_ALLOWED_HOSTS``/``_START_HINT``,
         ``JAEGER_QUERY_URL``, ``TEMPO_QUERY_URL``, the services' ``*_URL`` variables,
-        ``TRACELAB_LOG_DIR`` (or ``TRACELAB_RUN_DIR``), ``JAEGER_UI_URL`` and ``GRAFANA_URL``
+        ``TRACELAB_LOG_DIR`` (or ``TRACELAB_RUN_DIR``), ``TRACELAB_WORKSHOP_DIR`` (the exercises'
+        record), ``JAEGER_UI_URL`` and ``GRAFANA_URL``
         (links to those UIs, where a real one runs), ``TRACELAB_SPAN_METRICS_URL`` (the
         collector's span metrics) and ``OTEL_TRACES_SAMPLER``/``_ARG`` (how the stack's
         services sample: the service map's correction where spans say nothing)."""
@@ -99,4 +111,5 @@ class ConsoleSettings:
             ),
             sampler=env_str("OTEL_TRACES_SAMPLER", "", env) or None,
             sampler_arg=env_str("OTEL_TRACES_SAMPLER_ARG", "", env) or None,
+            workshop_dir=default_workshop_dir(env),
         )

@@ -21,8 +21,7 @@ from services.common.sampling import configured_probability
 from tracelab.stack import config as cfg
 from tracelab.stack.paths import repo_root
 from tracelab.stack.paths import run_dir as stack_run_dir
-from tracelab.stack.process import ProcessRef
-from tracelab.stack.state import load_state
+from tracelab.stack.state import Recorded, read_state
 
 # The OTLP ports of the specification (and the SDKs' default endpoints).
 OTLP_GRPC_PORT = 4317
@@ -170,11 +169,9 @@ class Target:
         }
 
 
-def _process_env(record: Mapping[str, object]) -> Mapping[str, str] | None:
-    pid, created = record.get("pid"), record.get("create_time")
-    if not isinstance(pid, int) or not isinstance(created, int | float):
-        return None
-    process = ProcessRef(pid, float(created)).process()
+def _process_env(recorded: Recorded) -> Mapping[str, str] | None:
+    ref = recorded.ref
+    process = ref.process() if ref is not None else None
     if process is None:
         return None
     try:
@@ -192,24 +189,23 @@ def local_stack(
     """The running local stack of this checkout (``TRACELAB_RUN_DIR`` relocates it)."""
     checkout = root or repo_root()
     run_dir = stack_run_dir(checkout, environ)
-    state = load_state(run_dir)
-    if state is None or "ports" not in state:
+    state = read_state(run_dir)
+    if state is None or not state.ports:
         raise DoctorError(
             f"no local stack found in {run_dir} (start it with `make up`), "
             "or name one with --endpoint/--protocol/--service"
         )
-    ports: Mapping[str, int] = state["ports"]
-    components: Mapping[str, Mapping[str, object]] = state.get("components", {})
+    ports = state.ports
     unknown = sorted(set(only) - set(cfg.SERVICES))
     if unknown:
         raise DoctorError(f"unknown service {', '.join(unknown)}; the stack runs {cfg.SERVICES}")
     services = []
     for name in only or cfg.SERVICES:
-        record = components.get(name)
-        if record is None:
+        recorded = state.components.get(name)
+        if recorded is None:
             continue
-        log = record.get("log")
-        services.append(ServiceConfig(name, _process_env(record), Path(str(log)) if log else None))
+        log = Path(recorded.log) if recorded.log else None
+        services.append(ServiceConfig(name, _process_env(recorded), log))
     return Target(
         label=f"local stack in {run_dir}",
         services=tuple(services),

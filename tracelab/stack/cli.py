@@ -15,29 +15,9 @@ from tracelab.stack.errors import ComponentFailedError, StackError
 from tracelab.stack.logtail import tail_lines
 from tracelab.stack.paths import repo_root
 from tracelab.stack.runner import Stack, StackInfo
-from tracelab.stack.tools import TOOL_NAMES, build_tools
+from tracelab.stack.tools import ALL_TOOL_NAMES, build_tools
 
 T = TypeVar("T")
-
-URL_LABELS = {
-    "console": "tracelab console (open this)",
-    "frontend": "frontend (demo app, public API)",
-    "gateway": "gateway",
-    "auth": "auth",
-    "user": "user",
-    "db": "db service",
-    "jaeger": "Jaeger query API (no UI locally)",
-    "jaeger_api": "Jaeger query API v3",
-    "jaeger_otlp_grpc": "Jaeger OTLP gRPC",
-    "jaeger_health": "Jaeger health",
-    "jaeger_metrics": "Jaeger own metrics",
-    "otlp_http": "collector OTLP HTTP",
-    "otlp_grpc": "collector OTLP gRPC",
-    "span_metrics": "collector span metrics",
-    "collector_health": "collector health",
-    "collector_metrics": "collector own metrics",
-    "postgres": "PostgreSQL",
-}
 
 
 def _run(action: Callable[[], T]) -> T:
@@ -54,18 +34,19 @@ def _run(action: Callable[[], T]) -> T:
 
 def print_urls(info: StackInfo) -> None:
     """Print every URL of ``info`` as an aligned two-column list."""
-    width = max((len(URL_LABELS.get(k, k)) for k in info.urls), default=0)
+    labels = {key: cfg.URL_LABELS.get(key, key) for key in info.urls}
+    width = max(map(len, labels.values()), default=0)
     for key, url in info.urls.items():
-        click.echo(f"  {URL_LABELS.get(key, key):<{width}}  {url}")
+        click.echo(f"  {labels[key]:<{width}}  {url}")
 
 
 @click.command()
 @click.option("--force", is_flag=True, help="Rebuild even when the stamp says up to date.")
 @click.option(
-    "--only", "only", multiple=True, type=click.Choice(TOOL_NAMES), help="Build only this tool."
+    "--only", "only", multiple=True, type=click.Choice(ALL_TOOL_NAMES), help="Build only this tool."
 )
 def tools(force: bool, only: tuple[str, ...]) -> None:
-    """Build the collector and Jaeger into .tools/bin (cached by input hash)."""
+    """Build the collector and Jaeger (or --only TOOL) into .tools/bin, cached by input hash."""
     started = time.monotonic()
     results = _run(
         lambda: build_tools(repo_root(), only=only or None, force=force, echo=click.echo)

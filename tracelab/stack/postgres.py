@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracelab.stack.config import DB_NAME, DB_PASSWORD, DB_USER, database_url
 from tracelab.stack.errors import MissingBinaryError, StackError
 from tracelab.stack.logtail import tail_lines
 from tracelab.stack.ports import LOCALHOST
@@ -31,6 +30,7 @@ PG_HINT = (
     "or point PG_BIN_DIR at their directory"
 )
 SERVER_USER = "postgres"
+DB_NAME = DB_USER = DB_PASSWORD = "tracelab"
 # Unix socket paths are limited to 107 bytes on Linux.
 _MAX_SOCKET_PATH = 100
 
@@ -63,6 +63,20 @@ def find_pg_binaries(environ: Mapping[str, str] | None = None) -> PgBinaries:
         if os.access(initdb, os.X_OK) and os.access(pg_ctl, os.X_OK):
             return PgBinaries(initdb, pg_ctl)
     raise MissingBinaryError(PG_HINT)
+
+
+def database_url(port: int) -> str:
+    """Return the DSN of the local tracelab database on ``port``."""
+    return f"postgresql://{DB_USER}:{DB_PASSWORD}@{LOCALHOST}:{port}/{DB_NAME}"
+
+
+def postmaster_ref(data_dir: Path) -> ProcessRef | None:
+    """The process ``<data_dir>/postmaster.pid`` names, if that pid exists (alive or not)."""
+    try:
+        first = (data_dir / "postmaster.pid").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    return ProcessRef.of(int(first)) if first.strip().isdigit() else None
 
 
 def running_as_root() -> bool:
@@ -125,11 +139,7 @@ class PostgresCluster:
 
     def postmaster(self) -> ProcessRef | None:
         """The running server process of this data directory, if any."""
-        try:
-            first = (self.data_dir / "postmaster.pid").read_text().splitlines()[0]
-        except (FileNotFoundError, IndexError, PermissionError):
-            return None
-        ref = ProcessRef.of(int(first)) if first.strip().isdigit() else None
+        ref = postmaster_ref(self.data_dir)
         return ref if ref is not None and ref.alive() else None
 
     def _clear_stale_locks(self) -> None:

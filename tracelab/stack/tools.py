@@ -1,4 +1,4 @@
-"""Build the OpenTelemetry Collector and Jaeger v2 into ``.tools/bin``, cached.
+"""Build the OpenTelemetry Collector, Jaeger v2 and promtool into ``.tools/bin``, cached.
 
 Each tool has a stamp file (``.tools/stamps/<tool>.json``) holding a hash of
 its build inputs: the pinned versions of ``infra/versions.env``, the
@@ -42,9 +42,15 @@ CORE_PREFIX = "go.opentelemetry.io/collector/"
 CONTRIB_PREFIX = "github.com/open-telemetry/opentelemetry-collector-contrib/"
 JAEGER_MODULE = "github.com/jaegertracing/jaeger"
 JAEGER_VERSION_PKG = f"{JAEGER_MODULE}/internal/version"
+PROMETHEUS_MODULE = "github.com/prometheus/prometheus"
+PROMETHEUS_VERSION_PKG = "github.com/prometheus/common/version"
 # Bump when a recipe below changes in a way that needs a rebuild.
 RECIPE_REVISION = "1"
+# The local stack's programs (`make tools`, `make up`).
 TOOL_NAMES = ("otelcol", "jaeger")
+# Programs only the config checks run (`make check-tools`, before `make test`).
+CHECK_TOOL_NAMES = ("promtool",)
+ALL_TOOL_NAMES = TOOL_NAMES + CHECK_TOOL_NAMES
 
 Echo = Callable[[str], None]
 
@@ -236,44 +242,72 @@ def build_collector(root: Path, versions: dict[str, str], echo: Echo) -> None:
     _install_atomically(output, tools_bin(root) / "otelcol")
 
 
-def build_jaeger(root: Path, versions: dict[str, str], echo: Echo) -> None:
-    """Build Jaeger v2 (``cmd/jaeger``) inside its downloaded module; install ``.tools/bin/jaeger``.
+def _build_in_module(
+    root: Path, module: str, version: str, package: str, name: str, ldflags: str, echo: Echo
+) -> None:
+    """``go build`` ``package`` inside the downloaded ``module``; install ``.tools/bin/<name>``.
 
-    ``go install`` refuses the module (its go.mod has replace directives), so
-    the module is downloaded, copied to ``.tools/src/jaeger`` and built there.
+    ``go install module/pkg@version`` refuses a module whose go.mod has replace
+    directives (Jaeger's and Prometheus's do), so the module is downloaded,
+    copied to ``.tools/src/<name>`` and built there, with its own go.sum.
     """
-    version = versions["JAEGER_MODULE_VERSION"]
     go = require_go()
     logs = tools_dir(root) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    log = logs / "jaeger-build.log"
+    log = logs / f"{name}-build.log"
     log.write_text("")
     out = _run_logged(
-        [go, "mod", "download", "-json", f"{JAEGER_MODULE}@{version}"],
+        [go, "mod", "download", "-json", f"{module}@{version}"],
         cwd=root,
         log=log,
         env=_go_env(),
-        what=f"downloading {JAEGER_MODULE}@{version}",
+        what=f"downloading {module}@{version}",
     )
     module_dir = Path(json.loads(out)["Dir"])
-    src = tools_dir(root) / "src" / "jaeger"
+    src = tools_dir(root) / "src" / name
     if src.exists():
         _make_writable(src)
         shutil.rmtree(src)
     shutil.copytree(module_dir, src)
     _make_writable(src)
-    echo(f"compiling jaeger {version} (cmd/jaeger)")
-    tmp = tools_bin(root) / "jaeger.build"
+    echo(f"compiling {name} {version} ({package})")
+    tmp = tools_bin(root) / f"{name}.build"
     tools_bin(root).mkdir(parents=True, exist_ok=True)
-    ldflags = f"-s -w -X {JAEGER_VERSION_PKG}.latestVersion={version}"
     _run_logged(
-        [go, "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(tmp), "./cmd/jaeger"],
+        [go, "build", "-trimpath", f"-ldflags=-s -w {ldflags}", "-o", str(tmp), package],
         cwd=src,
         log=log,
-        env=_go_env(CGO_ENABLED="0"),
-        what=f"building jaeger {version}",
+        # Prometheus's module ships a go.work naming modules its zip lacks.
+        env=_go_env(CGO_ENABLED="0", GOWORK="off"),
+        what=f"building {name} {version}",
     )
-    tmp.replace(tools_bin(root) / "jaeger")
+    tmp.replace(tools_bin(root) / name)
+
+
+def build_jaeger(root: Path, versions: dict[str, str], echo: Echo) -> None:
+    """Build Jaeger v2 (``cmd/jaeger``) from its Go module; install ``.tools/bin/jaeger``."""
+    version = versions["JAEGER_MODULE_VERSION"]
+    ldflags = f"-X {JAEGER_VERSION_PKG}.latestVersion={version}"
+    _build_in_module(root, JAEGER_MODULE, version, "./cmd/jaeger", "jaeger", ldflags, echo)
+
+
+def build_promtool(root: Path, versions: dict[str, str], echo: Echo) -> None:
+    """Build Prometheus's ``promtool`` from its Go module; install ``.tools/bin/promtool``.
+
+    The module's v0.3XX.Y is Prometheus v3.XX.Y; ``promtool --version`` says the latter.
+    """
+    version = versions["PROMETHEUS_MODULE_VERSION"]
+    ldflags = f"-X {PROMETHEUS_VERSION_PKG}.Version={prometheus_release(version)}"
+    _build_in_module(root, PROMETHEUS_MODULE, version, "./cmd/promtool", "promtool", ldflags, echo)
+
+
+def prometheus_release(module_version: str) -> str:
+    """Prometheus's release number of its Go module version: ``v0.313.2`` -> ``3.13.2``."""
+    match = re.fullmatch(r"v0\.(\d)(\d\d)\.(\d+)", module_version)
+    if not match:
+        raise VersionMismatchError(f"{module_version} is not a Prometheus v3 module version")
+    major, minor, patch = match.groups()
+    return f"{major}.{int(minor)}.{patch}"
 
 
 def _make_writable(tree: Path) -> None:
@@ -289,6 +323,9 @@ def tool_digests(root: Path, versions: dict[str, str]) -> dict[str, str]:
     return {
         "otelcol": inputs_hash("otelcol", versions["OTELCOL_BUILDER_VERSION"], manifest_bytes),
         "jaeger": inputs_hash("jaeger", JAEGER_MODULE, versions["JAEGER_MODULE_VERSION"]),
+        "promtool": inputs_hash(
+            "promtool", PROMETHEUS_MODULE, versions["PROMETHEUS_MODULE_VERSION"]
+        ),
     }
 
 
@@ -310,12 +347,17 @@ def build_tools(
     force: bool = False,
     echo: Echo = lambda _msg: None,
 ) -> list[ToolResult]:
-    """Build the tools that are out of date (all of ``only`` with ``force``)."""
+    """Build the tools that are out of date (all of ``only`` with ``force``).
+
+    Without ``only``: the local stack's tools (``TOOL_NAMES``).
+    """
     names = list(only) if only else list(TOOL_NAMES)
-    unknown = sorted(set(names) - set(TOOL_NAMES))
+    unknown = sorted(set(names) - set(ALL_TOOL_NAMES))
     if unknown:
-        raise StackError(f"unknown tool {', '.join(unknown)}: choose from {', '.join(TOOL_NAMES)}")
-    builders = {"otelcol": build_collector, "jaeger": build_jaeger}
+        raise StackError(
+            f"unknown tool {', '.join(unknown)}: choose from {', '.join(ALL_TOOL_NAMES)}"
+        )
+    builders = {"otelcol": build_collector, "jaeger": build_jaeger, "promtool": build_promtool}
     results: list[ToolResult] = []
     versions = load_versions(root)
     with _build_lock(root):

@@ -2,7 +2,7 @@
 
 ``serve`` starts ``python -m services.<name>`` on a free port with the given
 environment and waits for ``/healthz``; the receiver is a real OTLP/HTTP
-endpoint in this process that keeps every span it is sent.
+endpoint in this process that keeps every span and log record it is sent.
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -33,6 +37,18 @@ class ReceivedSpan:
     kind: int
     attributes: dict[str, Any]
     events: tuple[str, ...]
+    trace_id: str = ""
+
+
+@dataclass(frozen=True)
+class ReceivedLog:
+    """One log record as the receiver decoded it (ids in hex, empty when none)."""
+
+    service: str
+    body: str
+    severity: str
+    trace_id: str
+    span_id: str
 
 
 def _value(any_value: Any) -> Any:
@@ -46,6 +62,7 @@ class OtlpReceiver:
 
     url: str = ""
     spans: list[ReceivedSpan] = field(default_factory=list)
+    logs: list[ReceivedLog] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, body: bytes) -> None:
@@ -61,9 +78,32 @@ class OtlpReceiver:
                         kind=span.kind,
                         attributes={a.key: _value(a.value) for a in span.attributes},
                         events=tuple(event.name for event in span.events),
+                        trace_id=span.trace_id.hex(),
                     )
                     with self.lock:
                         self.spans.append(received)
+
+    def add_logs(self, body: bytes) -> None:
+        request = ExportLogsServiceRequest()
+        request.ParseFromString(body)
+        for resource_logs in request.resource_logs:
+            resource = {a.key: _value(a.value) for a in resource_logs.resource.attributes}
+            for scope_logs in resource_logs.scope_logs:
+                for record in scope_logs.log_records:
+                    received = ReceivedLog(
+                        service=resource.get("service.name", ""),
+                        body=str(_value(record.body)),
+                        severity=record.severity_text,
+                        trace_id=record.trace_id.hex(),
+                        span_id=record.span_id.hex(),
+                    )
+                    with self.lock:
+                        self.logs.append(received)
+
+    def logs_of(self, service: str) -> list[ReceivedLog]:
+        """The log records of ``service`` received so far."""
+        with self.lock:
+            return [record for record in self.logs if record.service == service]
 
     def of(self, service: str) -> list[ReceivedSpan]:
         """The spans of ``service`` received so far."""
@@ -86,10 +126,14 @@ def _receiver_handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            # The services also push their export counters to /v1/metrics: spans only here.
-            if self.path.split("?", 1)[0] == "/v1/traces":
+            # The services also push their export counters to /v1/metrics: not kept.
+            path = self.path.split("?", 1)[0]
+            if path == "/v1/traces":
                 receiver.add(body)
-            body = ExportTraceServiceResponse().SerializeToString()
+            elif path == "/v1/logs":
+                receiver.add_logs(body)
+            answer = ExportLogsServiceResponse if path == "/v1/logs" else ExportTraceServiceResponse
+            body = answer().SerializeToString()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
             self.send_header("Content-Length", str(len(body)))
@@ -104,7 +148,7 @@ def _receiver_handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def otlp_receiver() -> Iterator[OtlpReceiver]:
-    """A real OTLP/HTTP trace receiver on 127.0.0.1."""
+    """A real OTLP/HTTP trace and log receiver on 127.0.0.1."""
     receiver = OtlpReceiver()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _receiver_handler(receiver))
     server.daemon_threads = True

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 
 from tracelab.stack import Stack
-from tracelab.stack.config import PORT_SPECS, POSTGRES_PORT_VAR
+from tracelab.stack.config import free_port_env
 from tracelab.stack.paths import repo_root, tools_bin
-from tracelab.stack.ports import find_free_ports
 
 ROOT = repo_root()
 
@@ -34,8 +33,7 @@ def run_dir() -> Iterator[Path]:
 @pytest.fixture
 def port_env() -> dict[str, str]:
     """Every port variable of the stack set to a port that is free right now."""
-    variables = [spec.env_var for spec in PORT_SPECS.values()] + [POSTGRES_PORT_VAR]
-    return dict(zip(variables, map(str, find_free_ports(len(variables))), strict=True))
+    return free_port_env()
 
 
 @pytest.fixture

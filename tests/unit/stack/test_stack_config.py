@@ -97,6 +97,8 @@ def test_service_env_follows_the_contract():
     assert env["DATABASE_URL"] == "postgresql://tracelab:tracelab@127.0.0.1:6000/tracelab"
     assert env["TRACELAB_CONSOLE_URL"] == "http://127.0.0.1:8090"
     assert "JAEGER_UI_URL" not in env  # the demo services know nothing of the trace UIs
+    # No log store locally: the JSON log files are the logs.
+    assert env["OTEL_LOGS_EXPORTER"] == "none"
     assert env["X_FAULT"] == "1"
 
 
@@ -157,3 +159,31 @@ def test_infra_config_env_lists_what_the_collector_and_jaeger_configs_read():
     assert env["JAEGER_MAX_TRACES"] is None
     assert {"TRACES_EXPORTERS", "OTELCOL_OTLP_HTTP_PORT", "JAEGER_QUERY_PORT"} <= set(env)
     assert "HOME" not in env
+
+
+def test_the_table_starts_the_infrastructure_first_then_the_rest_together():
+    assert cfg.stages(cfg.ALL_COMPONENTS) == [list(cfg.INFRA), [*cfg.SERVICES, *cfg.TOOLING]]
+    assert cfg.stages(["gateway", "jaeger"]) == [["jaeger"], ["gateway"]]
+    assert cfg.ALL_COMPONENTS == cfg.INFRA + cfg.SERVICES + cfg.TOOLING
+
+
+def test_every_port_belongs_to_its_row_and_only_postgres_floats():
+    for component in cfg.COMPONENTS:
+        assert {spec.component for spec in component.ports.values()} == {component.name}
+    floating = [key for key, spec in cfg.ALL_PORT_SPECS.items() if spec.floating]
+    assert floating == ["postgres"]
+    assert "postgres" not in cfg.PORT_SPECS  # not part of a stack's signature
+    assert len({spec.env_var for spec in cfg.ALL_PORT_SPECS.values()}) == len(cfg.ALL_PORT_SPECS)
+    assert cfg.default_port("console") == 8090 and cfg.default_port("db") == 8084
+
+
+def test_every_url_key_is_unique_and_labelled():
+    keys = [url.key for component in cfg.COMPONENTS for url in component.urls]
+    assert len(keys) == len(set(keys)) == len(cfg.URL_LABELS)
+
+
+def test_free_port_env_sets_every_port_of_the_table_postgres_too():
+    env = cfg.free_port_env()
+    assert set(env) == {spec.env_var for spec in cfg.ALL_PORT_SPECS.values()}
+    assert "TRACELAB_POSTGRES_PORT" in env
+    assert all(is_port_free(int(port)) for port in env.values())

@@ -144,3 +144,104 @@ def test_cli_logs_prints_the_tail(tmp_path, monkeypatch):
     assert result.output == "line 98\nline 99\n"
     everything = CliRunner().invoke(stack_cli, ["logs", "-n", "1"])
     assert f"==> {run / 'logs' / 'jaeger.log'} <==\nline 99\n" in everything.output
+
+
+@pytest.fixture
+def state_reads(monkeypatch):
+    """How many times ``.run/state.json`` was read from disk."""
+    reads = []
+    read_text = Path.read_text
+
+    def counting(self, *args, **kwargs):
+        if self.name == "state.json":
+            reads.append(self)
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    return reads
+
+
+def test_up_reads_the_state_once_before_failing_on_a_missing_tool(tmp_path, state_reads):
+    run = tmp_path / "run"
+    save_state(
+        run,
+        {
+            "ready": True,
+            "signature": {"components": ["jaeger"]},
+            "components": {"jaeger": {"pid": 999999, "create_time": 1.0}},
+        },
+    )
+    stack = Stack(_fake_root(tmp_path, tools=False), run_dir=run)
+    with pytest.raises(MissingBinaryError):
+        stack.up(components=["otel-collector", "jaeger"], timeout=5)
+    assert len(state_reads) == 1
+    assert load_state(run) is None  # the old stack was forgotten
+
+
+def test_up_on_a_healthy_stack_reads_the_state_once(tmp_path, state_reads):
+    """A recorded stack of one live process (this test) answering its check."""
+    import psutil
+
+    stack = Stack(_fake_root(tmp_path, tools=True), run_dir=tmp_path / "run")
+    wanted = ("otel-collector",)
+    me = psutil.Process()
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        save_state(
+            stack.run_dir,
+            {
+                "ready": True,
+                "signature": stack._signature(wanted, {}),
+                "components": {
+                    "otel-collector": {
+                        "pid": me.pid,
+                        "create_time": me.create_time(),
+                        "checks": [{"tcp": f"127.0.0.1:{port}"}],
+                    }
+                },
+            },
+        )
+        info = stack.up(components=wanted, timeout=5)
+        assert info.already_running
+        assert len(state_reads) == 1
+        assert stack.is_ready()
+        assert len(state_reads) == 2
+
+
+def test_down_stops_the_recorded_processes_and_names_them_in_stop_order(tmp_path):
+    """Stand-ins (``sleep``) for every component but PostgreSQL, recorded as a stack."""
+    import psutil
+
+    from tracelab.stack import config as cfg
+    from tracelab.stack.process import spawn
+
+    run = tmp_path / "run"
+    names = [name for name in cfg.ALL_COMPONENTS if name != cfg.POSTGRES]
+    procs = {
+        name: spawn(["sleep", "60"], env={}, cwd=tmp_path, log_path=tmp_path / f"{name}.log")
+        for name in names
+    }
+    save_state(
+        run,
+        {
+            "components": {
+                name: {"pid": proc.pid, "create_time": psutil.Process(proc.pid).create_time()}
+                for name, proc in procs.items()
+            }
+        },
+    )
+    stack = Stack(_fake_root(tmp_path, tools=True), run_dir=run)
+    assert stack.down(timeout=5) == [
+        "console",
+        "db",
+        "auth",
+        "user",
+        "gateway",
+        "frontend",
+        "otel-collector",
+        "jaeger",
+    ]
+    assert all(proc.wait(timeout=5) is not None for proc in procs.values())
+    assert load_state(run) is None

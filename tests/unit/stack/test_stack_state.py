@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 
+from tracelab.stack.process import ProcessRef
 from tracelab.stack.state import (
+    Recorded,
     clear_state,
     load_state,
+    read_state,
     save_state,
     state_path,
     write_pid_file,
+    write_state,
 )
 
 
@@ -39,3 +43,41 @@ def test_clear_state_removes_state_and_pid_files(tmp_path):
     assert not state_path(tmp_path).exists()
     assert not pid_file.exists()
     clear_state(tmp_path)  # idempotent
+
+
+def test_typed_state_round_trips_the_file_form(tmp_path):
+    data = {
+        "root": "/repo",
+        "run_dir": str(tmp_path),
+        "signature": {"components": ["jaeger"], "extra_env": {}},
+        "ports": {"jaeger_query": 16686},
+        "urls": {"jaeger": "http://127.0.0.1:16686"},
+        "dsn": None,
+        "ready": True,
+        "started_at": 1.5,
+        "components": {
+            "jaeger": {
+                "pid": 42,
+                "create_time": 7.0,
+                "checks": [{"http": "http://127.0.0.1:13134/status"}],
+                "url": "http://127.0.0.1:16686",
+                "log": "/x/jaeger.log",
+            }
+        },
+        "ready_seconds": 2.0,
+    }
+    save_state(tmp_path, data)
+    state = read_state(tmp_path)
+    assert state is not None and state.ready and state.ports == {"jaeger_query": 16686}
+    assert state.components["jaeger"].ref == ProcessRef(42, 7.0)
+    write_state(tmp_path, state)
+    assert load_state(tmp_path) == {**data, "version": 1}
+
+
+def test_typed_state_reads_a_sparse_file(tmp_path):
+    save_state(tmp_path, {"components": {"jaeger": {"pid": 999999}}})
+    state = read_state(tmp_path)
+    assert state is not None and not state.ready and state.signature is None
+    assert state.components["jaeger"] == Recorded(pid=999999)
+    assert Recorded().ref is None
+    assert read_state(tmp_path / "none") is None

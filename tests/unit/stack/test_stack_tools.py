@@ -139,3 +139,18 @@ def test_a_needed_build_without_go_says_how_to_install_it(tmp_path, monkeypatch)
 def test_unknown_tool_names_are_refused(tmp_path):
     with pytest.raises(StackError, match="unknown tool tempo"):
         tools.build_tools(_fake_root(tmp_path), only=["tempo"])
+
+
+def test_prometheus_module_versions_name_their_release():
+    assert tools.prometheus_release("v0.313.2") == "3.13.2"
+    assert tools.prometheus_release("v0.300.0") == "3.0.0"
+    with pytest.raises(VersionMismatchError):
+        tools.prometheus_release("v2.53.0")
+
+
+def test_the_check_tools_are_built_only_when_named(tmp_path, monkeypatch):
+    root = _fake_root(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(MissingBinaryError):
+        tools.build_tools(root, only=["promtool"])
+    assert "promtool" not in tools.TOOL_NAMES

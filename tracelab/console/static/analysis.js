@@ -110,6 +110,9 @@
   TL.beforeTrace = clear;
   TL.afterTrace = async (data, params) => {
     await Promise.all([loadFindings(data), loadDiff(data, params.get("shape") || "")]);
+    // A link may name spans to highlight (the exercise's reveal: the finding's spans).
+    const wanted = (params.get("highlight") || "").split(",").filter(Boolean);
+    if (wanted.length) TL.trace.highlight(wanted, "highlight");
   };
 
   document.addEventListener("DOMContentLoaded", () => {

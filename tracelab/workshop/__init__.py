@@ -1,0 +1,1 @@
+"""Workshops that grade themselves: exercises, game days, what-if and the fix."""
