@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from services.common import span_loss, telemetry
 from services.common.sampling import PROBABILITY_ATTRIBUTE
 from tracelab.analysis.findings import AnalysisContext, broken_trace
-from tracelab.bench import promtext
+from tracelab.bench import logscan, promtext
 from tracelab.doctor.model import FAIL, PASS, SKIP, WARN, CheckResult
 from tracelab.doctor.probe import Probe
 from tracelab.doctor.target import Endpoint, ServiceConfig
@@ -137,7 +137,10 @@ class LogTrouble:
     """A service's exporter warnings and errors in its log, within the window."""
 
     lines: int = 0
-    loss_lines: int = 0  # span_loss's "spans lost in the last ..." lines
+    # Lines that say spans are gone: errors, span_loss's "spans lost in the last ..."
+    # and the SDK's own drop and export-failure lines (tracelab.bench.logscan's markers).
+    # The rest are retries that may still succeed ("Transient error ... retrying").
+    loss_lines: int = 0
     last: tuple[str, ...] = ()
 
 
@@ -158,7 +161,13 @@ def exporter_trouble(entries: Sequence[Mapping[str, object]]) -> LogTrouble:
             continue
         message = str(entry.get("message", ""))
         lines += 1
-        loss += message.startswith(span_loss.LOG_PREFIX)
+        raw = message.encode()
+        loss += (
+            level != "WARNING"
+            or message.startswith(span_loss.LOG_PREFIX)
+            or logscan.DROP_MARKER in raw
+            or any(marker in raw for marker in logscan.EXPORT_FAILURE_MARKERS)
+        )
         last.append(f"{entry.get('time', '?')} {level} {message[:160]}")
     return LogTrouble(lines, loss, tuple(last[-EXAMPLES:]))
 
@@ -173,7 +182,7 @@ def check_service_loss(
         return CheckResult(
             SERVICE_LOSS, SKIP, "neither the services' metrics nor their logs could be read"
         )
-    evidence, losing = [], []
+    evidence, losing, retrying = [], [], []
     data: dict[str, object] = {}
     for name in services:
         counts = promtext.service_loss(samples, name) if samples is not None else None
@@ -181,6 +190,7 @@ def check_service_loss(
         data[name] = {
             "metrics": counts,
             "log_lines": trouble.lines if trouble else None,
+            "log_loss_lines": trouble.loss_lines if trouble else None,
             "log_examples": list(trouble.last) if trouble else [],
         }
         parts = []
@@ -195,21 +205,23 @@ def check_service_loss(
         evidence.append(f"{name}: " + "; ".join(parts))
         evidence.extend(f"  {line}" for line in (trouble.last if trouble else ()))
         lost = counts is not None and (counts["dropped_queue_full"] + counts["export_failed_spans"])
-        if lost or (trouble is not None and trouble.lines):
+        if lost or (trouble is not None and trouble.loss_lines):
             losing.append(name)
+        elif trouble is not None and trouble.lines:
+            retrying.append(name)
     if samples is None:
         evidence.append("(the services' metrics endpoint did not answer: logs only)")
-    if not losing:
-        return CheckResult(SERVICE_LOSS, PASS, "no service lost spans", tuple(evidence), data=data)
-    return CheckResult(
-        SERVICE_LOSS,
-        FAIL,
-        f"{', '.join(losing)} lost spans or logged exporter errors",
-        tuple(evidence),
+    fix = (
         "a full queue: raise OTEL_BSP_MAX_QUEUE_SIZE or lower the sampling rate; failed "
-        "exports: check the endpoint and protocol (first check) and the collector's health",
-        data,
+        "exports: check the endpoint and protocol (first check) and the collector's health"
     )
+    if losing:
+        summary = f"{', '.join(losing)} lost spans"
+        return CheckResult(SERVICE_LOSS, FAIL, summary, tuple(evidence), fix, data)
+    if retrying:
+        summary = f"{', '.join(retrying)} retried exports (nothing lost yet)"
+        return CheckResult(SERVICE_LOSS, WARN, summary, tuple(evidence), fix, data)
+    return CheckResult(SERVICE_LOSS, PASS, "no service lost spans", tuple(evidence), data=data)
 
 
 COLLECTOR_COUNTERS = {

@@ -113,7 +113,8 @@ def test_a_dropping_exporter_is_seen_in_metrics_and_logs(doctor_stack):
     def seen_both_ways(c):
         data = c["spans lost in the services"]["data"]
         return any(
-            (s["metrics"] or {}).get("dropped_queue_full") and s["log_lines"] for s in data.values()
+            (s["metrics"] or {}).get("dropped_queue_full") and s["log_loss_lines"]
+            for s in data.values()
         )
 
     code, checks = doctor_stack.doctor_until(since, seen_both_ways)

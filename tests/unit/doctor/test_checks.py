@@ -107,6 +107,23 @@ def test_exporter_lines_in_a_recorded_log_are_counted():
     assert any("spans lost in the last" in line for line in result.evidence)
 
 
+def test_export_retries_alone_warn_and_a_failed_export_fails():
+    def line(level, message):
+        return {"level": level, "logger": "opentelemetry.exporter.otlp", "message": message}
+
+    retry = line(
+        "WARNING", "Transient error 503 encountered while exporting span batch, retrying in 1.2s."
+    )
+    retrying = checks.exporter_trouble([retry])
+    assert (retrying.lines, retrying.loss_lines) == (1, 0)
+    assert checks.check_service_loss(["svc"], None, {"svc": retrying}).status == WARN
+    failed = checks.exporter_trouble(
+        [retry, line("ERROR", "Failed to export span batch code: 404")]
+    )
+    assert failed.loss_lines == 1
+    assert checks.check_service_loss(["svc"], None, {"svc": failed}).status == FAIL
+
+
 def test_access_and_app_lines_are_no_exporter_trouble():
     entries = [
         {"level": "INFO", "logger": "opentelemetry.sdk", "message": "fine"},
