@@ -376,12 +376,16 @@ def check_processor(services: Sequence[ServiceConfig], traces: Sequence[Trace]) 
     for service in services:
         kind = service.span_processor()
         settings = service.batch_settings()
-        source = telemetry.PROCESSOR_VAR
+        source = (
+            f"from {telemetry.PROCESSOR_VAR}"
+            if service.env and service.env.get(telemetry.PROCESSOR_VAR)
+            else "the default"
+        )
         if kind is None:
             resource = _resource_of(traces, service.name) or {}
             raw = resource.get(telemetry.PROCESSOR_ATTRIBUTE)
             kind = str(raw) if raw is not None else None
-            source = f"resource {telemetry.PROCESSOR_ATTRIBUTE}"
+            source = f"from resource {telemetry.PROCESSOR_ATTRIBUTE}"
         data[service.name] = {"processor": kind, "batch_settings": settings}
         if kind is None:
             unknown.append(service.name)
@@ -390,7 +394,7 @@ def check_processor(services: Sequence[ServiceConfig], traces: Sequence[Trace]) 
                 f"(no environment, no {telemetry.PROCESSOR_ATTRIBUTE} on its spans)"
             )
             continue
-        line = f"{service.name}: {kind} (from {source})"
+        line = f"{service.name}: {kind} ({source})"
         if kind == "batch" and settings:
             line += ", " + " ".join(f"{k}={v}" for k, v in settings.items())
             queue = settings.get("OTEL_BSP_MAX_QUEUE_SIZE", "")
