@@ -1,4 +1,4 @@
-"""The ``tracelab`` command line: stack, console, shapes, scenarios, workshops, benchmark..."""
+"""The ``tracelab`` command line: stack, console, shapes, scenarios, workshops, doctor..."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import click
 from tracelab.analysis.cli import analyze, compare, critical_path, service_map_command
 from tracelab.bench.cli import bench
 from tracelab.console.cli import console
+from tracelab.doctor.cli import doctor
 from tracelab.sampling.cli import sampling
 from tracelab.scenarios.cli import scenario
 from tracelab.shapes.cli import verify
@@ -21,7 +22,7 @@ def cli() -> None:
 
 COMMANDS = (tools, up, down, status, logs, console, verify, analyze, compare, critical_path)
 ANALYSES = (service_map_command,)
-for command in (*COMMANDS, *ANALYSES, scenario, sampling, bench, exercise, gameday):
+for command in (*COMMANDS, *ANALYSES, scenario, sampling, bench, exercise, gameday, doctor):
     cli.add_command(command)
 
 

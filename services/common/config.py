@@ -15,6 +15,17 @@ _FALSE = {"0", "false", "no", "off", ""}
 # encoder instead of the direct one (services.common.otlp_encoding); the
 # benchmark compares the two.
 OTLP_ENCODER_VAR = "TRACELAB_OTLP_ENCODER"
+OTLP_PROTOCOLS = ("grpc", "http/protobuf")
+
+
+def otlp_protocol(signal: str, environ: Mapping[str, str] | None = None) -> str:
+    """The OTLP protocol of ``signal`` (``TRACES``, ``METRICS``, ``LOGS``) as the SDK reads it:
+    ``OTEL_EXPORTER_OTLP_<signal>_PROTOCOL``, else ``OTEL_EXPORTER_OTLP_PROTOCOL``, else
+    ``http/protobuf`` (not validated here: each exporter builder refuses what it cannot speak)."""
+    env = os.environ if environ is None else environ
+    return env.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL") or env.get(
+        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
+    )
 
 
 class ConfigError(ValueError):

@@ -27,7 +27,7 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExp
 from opentelemetry.sdk.resources import Resource
 
 from services.common import span_loss
-from services.common.config import OTLP_ENCODER_VAR, ConfigError
+from services.common.config import OTLP_ENCODER_VAR, OTLP_PROTOCOLS, ConfigError, otlp_protocol
 from services.common.logs import LOCAL_ONLY
 
 LOGS_EXPORTER_VAR = "OTEL_LOGS_EXPORTER"
@@ -59,9 +59,7 @@ def build_exporter() -> LogRecordExporter:
     (:class:`~services.common.otlp_log_encoding.FastOTLPLogExporter`), and
     ``TRACELAB_OTLP_ENCODER=stock`` the stock OTLP/HTTP exporter as it is.
     """
-    protocol = os.environ.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
-    )
+    protocol = otlp_protocol("LOGS")
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 
@@ -74,7 +72,9 @@ def build_exporter() -> LogRecordExporter:
         from services.common.otlp_log_encoding import FastOTLPLogExporter
 
         return FastOTLPLogExporter()
-    raise ConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not one of grpc, http/protobuf")
+    raise ConfigError(
+        f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not one of {', '.join(OTLP_PROTOCOLS)}"
+    )
 
 
 def build_processor(

@@ -67,6 +67,7 @@ from opentelemetry.semconv._incubating.metrics.otel_metrics import (
     OTEL_SDK_PROCESSOR_SPAN_QUEUE_SIZE,
 )
 
+from services.common.config import OTLP_PROTOCOLS, otlp_protocol
 from services.common.logs import LOCAL_ONLY
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,8 @@ LOG_RECORDS = Signal(
     success=LogRecordExportResult.SUCCESS,
     local_only=True,
 )
+# How every span-loss log line begins (log readers, e.g. `tracelab doctor`, look for it).
+LOG_PREFIX = f"{SPANS.noun} lost in the last"
 SIGNALS = (SPANS, LOG_RECORDS)
 
 
@@ -328,9 +331,7 @@ def otlp_metric_exporter(environ: Mapping[str, str]) -> MetricExporter | None:
         return None
     if choice != "otlp":
         raise ValueError(f"OTEL_METRICS_EXPORTER {choice!r} is not one of otlp, none")
-    protocol = environ.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") or environ.get(
-        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
-    )
+    protocol = otlp_protocol("METRICS", environ)
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
     elif protocol == "http/protobuf":
@@ -339,7 +340,7 @@ def otlp_metric_exporter(environ: Mapping[str, str]) -> MetricExporter | None:
         )
     else:
         raise ValueError(
-            f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not one of grpc, http/protobuf"
+            f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not one of {', '.join(OTLP_PROTOCOLS)}"
         )
     return OTLPMetricExporter()
 

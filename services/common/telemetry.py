@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from opentelemetry import propagate, trace
@@ -23,12 +23,12 @@ from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from services.common import log_export, span_loss
-from services.common.config import OTLP_ENCODER_VAR, env_bool
+from services.common.config import OTLP_ENCODER_VAR, OTLP_PROTOCOLS, env_bool, otlp_protocol
 from services.common.sampling import PROBABILITY_ATTRIBUTE, configured_probability
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,8 @@ def build_resource(service_name: str, service_version: str, environment: str) ->
     )
     if probability is not None:
         attributes[PROBABILITY_ATTRIBUTE] = probability
+    # Which span processor exports: `tracelab doctor` reads it from the spans.
+    attributes[PROCESSOR_ATTRIBUTE] = span_processor_kind()
     resource = Resource.create(attributes)
     if not os.environ.get("OTEL_SERVICE_NAME"):
         resource = resource.merge(Resource({"service.name": service_name}))
@@ -99,6 +101,26 @@ def build_resource(service_name: str, service_version: str, environment: str) ->
 
 
 ENCODER_VAR = OTLP_ENCODER_VAR
+PROTOCOLS = OTLP_PROTOCOLS
+# batch (the default) or simple: the SDK's SimpleSpanProcessor exports each
+# span as it ends, on the request's thread (for the lab's doctor exercise).
+PROCESSOR_VAR = "TRACELAB_SPAN_PROCESSOR"
+PROCESSORS = ("batch", "simple")
+PROCESSOR_ATTRIBUTE = "tracelab.span_processor"
+
+
+def exporter_protocol(environ: Mapping[str, str] | None = None) -> str:
+    """The protocol the span exporter speaks (``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL``)."""
+    return otlp_protocol("TRACES", environ)
+
+
+def span_processor_kind(environ: Mapping[str, str] | None = None) -> str:
+    """``TRACELAB_SPAN_PROCESSOR`` (``batch`` or ``simple``; default ``batch``)."""
+    env = os.environ if environ is None else environ
+    kind = env.get(PROCESSOR_VAR, "").strip().lower() or "batch"
+    if kind not in PROCESSORS:
+        raise ValueError(f"{PROCESSOR_VAR} {kind!r} is not one of {', '.join(PROCESSORS)}")
+    return kind
 
 
 def build_exporter() -> SpanExporter:
@@ -111,9 +133,7 @@ def build_exporter() -> SpanExporter:
     encoder's CPU per span). ``TRACELAB_OTLP_ENCODER=stock`` selects the stock
     OTLP/HTTP exporter instead (the benchmark compares the two).
     """
-    protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
-    )
+    protocol = exporter_protocol()
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
@@ -126,7 +146,9 @@ def build_exporter() -> SpanExporter:
         from services.common.otlp_encoding import FastOTLPSpanExporter
 
         return FastOTLPSpanExporter()
-    raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not one of grpc, http/protobuf")
+    raise ValueError(
+        f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not one of {', '.join(PROTOCOLS)}"
+    )
 
 
 def set_propagators() -> None:
@@ -197,8 +219,9 @@ def build_provider(
     """The tracer provider :func:`init` installs, without installing it.
 
     ``sampler=None`` makes the SDK read ``OTEL_TRACES_SAMPLER``/``_ARG``;
-    ``span_processor=None`` means :func:`build_batch_processor`, counting its
-    lost spans into ``meter_provider`` when one is given. The per-span
+    ``span_processor=None`` means :func:`build_batch_processor` (or, with
+    ``TRACELAB_SPAN_PROCESSOR=simple``, :func:`build_simple_processor`),
+    counting its lost spans into ``meter_provider`` when one is given. The per-span
     microbenchmark builds its providers here, so it measures exactly what
     the services run.
     """
@@ -209,8 +232,19 @@ def build_provider(
 
         sampler = sampler_from_entry_point()
     provider = TracerProvider(resource=resource, sampler=sampler)
-    provider.add_span_processor(span_processor or build_batch_processor(meter_provider))
+    if span_processor is None:
+        build = build_simple_processor if span_processor_kind() == "simple" else None
+        span_processor = (build or build_batch_processor)(meter_provider)
+    provider.add_span_processor(span_processor)
     return provider
+
+
+def build_simple_processor(meter_provider: MeterProvider | None) -> SimpleSpanProcessor:
+    """The SDK's simple span processor: every span exported as it ends, failures counted."""
+    exporter = build_exporter()
+    if meter_provider is not None:
+        exporter = span_loss.CountingSpanExporter(exporter, meter_provider)
+    return SimpleSpanProcessor(exporter)
 
 
 def build_batch_processor(

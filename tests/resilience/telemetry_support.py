@@ -345,44 +345,10 @@ def scrape(url: str) -> list[promtext.Sample]:
     return promtext.parse(response.text)
 
 
-def sum_samples(samples: list[promtext.Sample], name: str, **labels: str) -> float:
-    """Sum of ``name`` (or ``name_total``) over the series whose labels include ``labels``."""
-    names = {name, f"{name}_total"}
-    return math.fsum(
-        value
-        for sample_name, sample_labels, value in samples
-        if sample_name in names and all(sample_labels.get(k) == v for k, v in labels.items())
-    )
-
-
 def service_loss_counters(url: str) -> dict[str, dict[str, int]]:
     """Per service: spans dropped on a full queue, spans and exports lost to failed exports."""
     samples = scrape(url)
-    counters: dict[str, dict[str, int]] = {}
-    for name in stack_config.SERVICES:
-        counters[name] = {
-            "dropped_queue_full": int(
-                sum_samples(
-                    samples, "otel_sdk_processor_span_processed", job=name, error_type="queue_full"
-                )
-            ),
-            "export_failed_spans": int(
-                sum_samples(samples, "tracelab_exporter_spans", job=name, outcome="failed")
-            ),
-            "failed_exports": int(
-                sum_samples(
-                    samples,
-                    "tracelab_exporter_exports",
-                    job=name,
-                    signal="traces",
-                    outcome="failed",
-                )
-            ),
-            "exported_spans": int(
-                sum_samples(samples, "tracelab_exporter_spans", job=name, outcome="exported")
-            ),
-        }
-    return counters
+    return {name: promtext.service_loss(samples, name) for name in stack_config.SERVICES}
 
 
 def lost_in_services(counters: Mapping[str, Mapping[str, int]]) -> int:
@@ -397,9 +363,9 @@ def collector_counters(url: str) -> dict[str, int]:
     return {
         "accepted": int(counts.accepted),
         "refused": int(counts.refused),
-        "send_failed": int(sum_samples(samples, promtext.SEND_FAILED)),
-        "enqueue_failed": int(sum_samples(samples, promtext.ENQUEUE_FAILED)),
-        "queue_size": int(sum_samples(samples, "otelcol_exporter_queue_size")),
+        "send_failed": int(promtext.total(samples, promtext.SEND_FAILED)),
+        "enqueue_failed": int(promtext.total(samples, promtext.ENQUEUE_FAILED)),
+        "queue_size": int(promtext.total(samples, "otelcol_exporter_queue_size")),
         "lost": int(counts.dropped),
     }
 

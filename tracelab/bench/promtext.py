@@ -56,11 +56,38 @@ def exemplars(text: str) -> list[tuple[str, dict[str, str]]]:
     ]
 
 
-def total(samples: Iterable[Sample], name: str) -> float:
-    """Sum of ``name`` (or ``name_total``) over all label sets; 0 when absent."""
+def total(samples: Iterable[Sample], name: str, **labels: str) -> float:
+    """Sum of ``name`` (or ``name_total``) over the label sets that include ``labels``
+    (all of them when none are given); 0 when absent."""
     names = {name, f"{name}_total"}
-    values = [value for sample_name, _, value in samples if sample_name in names]
+    values = [
+        value
+        for sample_name, sample_labels, value in samples
+        if sample_name in names and all(sample_labels.get(k) == v for k, v in labels.items())
+    ]
     return math.fsum(values)
+
+
+# The services' own span-loss counters (services/common/span_loss.py), as the
+# collector's Prometheus exporter shows them (``job`` is the service name).
+SERVICE_PROCESSED = "otel_sdk_processor_span_processed"
+SERVICE_EXPORTED = "tracelab_exporter_spans"
+SERVICE_EXPORTS = "tracelab_exporter_exports"
+
+
+def service_loss(samples: Iterable[Sample], service: str) -> dict[str, int]:
+    """One service's span-loss counters: dropped on a full queue, lost in failed exports."""
+    samples = list(samples)
+    return {
+        "dropped_queue_full": int(
+            total(samples, SERVICE_PROCESSED, job=service, error_type="queue_full")
+        ),
+        "export_failed_spans": int(total(samples, SERVICE_EXPORTED, job=service, outcome="failed")),
+        "failed_exports": int(
+            total(samples, SERVICE_EXPORTS, job=service, signal="traces", outcome="failed")
+        ),
+        "exported_spans": int(total(samples, SERVICE_EXPORTED, job=service, outcome="exported")),
+    }
 
 
 @dataclass(frozen=True)

@@ -85,3 +85,25 @@ def test_spans_of_one_provider_encode_under_one_resource():
     [scope] = request.resource_spans[0].scope_spans
     assert [s.name for s in scope.spans] == ["a", "b", "c"]
     provider.shutdown()
+
+
+def _processors(provider: TracerProvider) -> list[object]:
+    return list(provider._active_span_processor._span_processors)
+
+
+@pytest.mark.parametrize(("setting", "kind"), [("", "batch"), ("simple", "simple")])
+def test_the_span_processor_follows_its_variable_and_is_on_the_resource(monkeypatch, setting, kind):
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    monkeypatch.setenv(telemetry.PROCESSOR_VAR, setting)
+    provider = telemetry.build_provider("svc")
+    [processor] = _processors(provider)
+    assert type(processor) is (SimpleSpanProcessor if kind == "simple" else BatchSpanProcessor)
+    assert provider.resource.attributes[telemetry.PROCESSOR_ATTRIBUTE] == kind
+    provider.shutdown()
+
+
+def test_an_unknown_span_processor_is_refused(monkeypatch):
+    monkeypatch.setenv(telemetry.PROCESSOR_VAR, "eventually")
+    with pytest.raises(ValueError, match="eventually"):
+        telemetry.build_provider("svc")
