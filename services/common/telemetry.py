@@ -243,7 +243,7 @@ def build_simple_processor(meter_provider: MeterProvider | None) -> SimpleSpanPr
     """The SDK's simple span processor: every span exported as it ends, failures counted."""
     exporter = build_exporter()
     if meter_provider is not None:
-        exporter = span_loss.CountingSpanExporter(exporter, meter_provider)
+        exporter = span_loss.CountingExporter(exporter, meter_provider, span_loss.SPANS)
     return SimpleSpanProcessor(exporter)
 
 

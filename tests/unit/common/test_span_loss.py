@@ -165,6 +165,16 @@ def test_failed_exports_count_their_spans_and_calls(meters, reader):
     provider.shutdown()
 
 
+def test_a_simple_processor_counts_its_failed_exports_too(monkeypatch, meters, reader):
+    collector = _Collector(status=400)
+    monkeypatch.setattr(telemetry, "build_exporter", lambda: _otlp_exporter(collector))
+    provider = _tracer_provider(telemetry.build_simple_processor(meters))
+    _end_spans(provider, 2)  # each span is its own export
+    totals = span_loss.totals_from(reader.get_metrics_data(), span_loss.SPANS)
+    assert (totals.failed_exports, totals.export_failed) == (2, 2)
+    provider.shutdown()
+
+
 def test_successful_exports_count_no_loss(meters, reader):
     collector = _Collector(status=200)
     processor = telemetry.build_batch_processor(meters, lambda: _otlp_exporter(collector))
