@@ -563,3 +563,7 @@ def collector_config(docs, workload, container, env: Mapping[str, str]) -> dict[
         text = by_kind(docs, "ConfigMap")[configmap]["data"][filename]
         merged = merge(merged, yaml.safe_load(expand_otel(text, env)))
     return merged
+
+
+# Grafana's documented minimum (grafana.com/docs/grafana/v13.2/setup-grafana/installation).
+GRAFANA_MINIMUM = {"memory": 512 * 2**20, "cpu": 1.0}

@@ -19,6 +19,7 @@ from tests.config.helpers import (
     DASHBOARD_PROVIDERS_FILE,
     DASHBOARDS_DIR,
     DATASOURCES_FILE,
+    GRAFANA_MINIMUM,
     JAEGER_QUERY_PORT,
     K8S_BASE,
     K8S_DIR,
@@ -736,10 +737,6 @@ def test_production_grafana_has_no_anonymous_access():
     env = container_env(the_container(production(), "Deployment/grafana"))
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     assert env["GF_SECURITY_ADMIN_PASSWORD"]["secretKeyRef"]["name"] == "tracelab-secrets"
-
-
-# Grafana's documented minimum (grafana.com/docs/grafana/v13.2/setup-grafana/installation).
-GRAFANA_MINIMUM = {"memory": 512 * 2**20, "cpu": 1.0}
 
 
 def cpu_cores(value: str) -> float:
