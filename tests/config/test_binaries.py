@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -384,40 +385,63 @@ telemetry.shutdown()
 """
 
 
-@pytest.fixture(scope="module")
-def exported(binaries, tmp_path_factory) -> Iterator[str]:
-    """The collector's Prometheus page (OpenMetrics) after a service process sent it spans."""
-    ports = {
-        name: free_port()
-        for name in (
-            "OTELCOL_OTLP_GRPC_PORT",
-            "OTELCOL_OTLP_HTTP_PORT",
-            "OTELCOL_SPANMETRICS_PORT",
-            "OTELCOL_HEALTH_PORT",
-            "OTELCOL_METRICS_PORT",
-        )
-    }
-    work = tmp_path_factory.mktemp("otelcol")
-    env = {
+COLLECTOR_PORTS = (
+    "OTELCOL_OTLP_GRPC_PORT",
+    "OTELCOL_OTLP_HTTP_PORT",
+    "OTELCOL_SPANMETRICS_PORT",
+    "OTELCOL_HEALTH_PORT",
+    "OTELCOL_METRICS_PORT",
+)
+
+
+@contextmanager
+def shared_collector(
+    binary: Path, work: Path, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[dict[str, int], Path]]:
+    """The real collector on the shared config, on free ports, until the block ends.
+
+    Yields its ports (by variable) and its log, once its health check answers.
+    """
+    ports = {name: free_port() for name in COLLECTOR_PORTS}
+    environ = {
         "PATH": "/usr/bin:/bin",
-        "OTELCOL_BIND_HOST": "127.0.0.1",
         # Its own queue: the default directory may be locked by another collector.
         "OTELCOL_QUEUE_DIR": str(work / "queue"),
         # Nothing listens there: the trace export fails quietly, metrics do not care.
         "JAEGER_OTLP_ENDPOINT": f"127.0.0.1:{free_port()}",
+        **(env or {}),
         **{name: str(port) for name, port in ports.items()},
     }
     log = work / "otelcol.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(binaries["otelcol"]), f"--config={SHARED_CONFIGS['otel-collector']}"],
-            env=env,
+            [str(binary), f"--config={SHARED_CONFIGS['otel-collector']}"],
+            env=environ,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     try:
+        health = f"http://127.0.0.1:{ports['OTELCOL_HEALTH_PORT']}/"
+        wait_until(lambda: get(health) is not None, log)
+        yield ports, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def exported(binaries, tmp_path_factory) -> Iterator[str]:
+    """The collector's Prometheus page (OpenMetrics) after a service process sent it spans."""
+    work = tmp_path_factory.mktemp("otelcol")
+    with shared_collector(binaries["otelcol"], work, {"OTELCOL_BIND_HOST": "127.0.0.1"}) as (
+        ports,
+        log,
+    ):
         base = "http://127.0.0.1:{}".format
-        wait_until(lambda: get(base(ports["OTELCOL_HEALTH_PORT"]) + "/") is not None, log)
         service = subprocess.run(
             [sys.executable, "-c", SERVICE],
             env={
@@ -443,13 +467,6 @@ def exported(binaries, tmp_path_factory) -> Iterator[str]:
 
         wait_until(has_it_all, log)
         yield page[0]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def get(url: str, openmetrics: bool = False) -> str | None:
@@ -508,33 +525,7 @@ def test_exemplars_carry_the_trace_id_label_grafana_links(exported):
 
 def test_the_logs_pipeline_takes_log_records_with_the_local_defaults(binaries, tmp_path):
     """The shared config's logs pipeline (LOGS_EXPORTERS=[debug] locally) takes a record."""
-    ports = {
-        name: free_port()
-        for name in (
-            "OTELCOL_OTLP_GRPC_PORT",
-            "OTELCOL_OTLP_HTTP_PORT",
-            "OTELCOL_SPANMETRICS_PORT",
-            "OTELCOL_HEALTH_PORT",
-            "OTELCOL_METRICS_PORT",
-        )
-    }
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "OTELCOL_QUEUE_DIR": str(tmp_path / "queue"),
-        "JAEGER_OTLP_ENDPOINT": f"127.0.0.1:{free_port()}",
-        **{name: str(port) for name, port in ports.items()},
-    }
-    log = tmp_path / "otelcol.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(binaries["otelcol"]), f"--config={SHARED_CONFIGS['otel-collector']}"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        health = f"http://127.0.0.1:{ports['OTELCOL_HEALTH_PORT']}/"
-        wait_until(lambda: get(health) is not None, log)
+    with shared_collector(binaries["otelcol"], tmp_path) as (ports, log):
         record = {
             "body": {"stringValue": "GET /api/dashboard -> 200"},
             "traceId": "5b8efff798038103d269b633813fc60c",
@@ -550,10 +541,3 @@ def test_the_logs_pipeline_takes_log_records_with_the_local_defaults(binaries, t
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200
         wait_until(lambda: '"log records": 1' in log.read_text(), log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
