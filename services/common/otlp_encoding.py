@@ -433,14 +433,24 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
         group.append(b"\x12" + (varint_1[size] if size < 0x80 else _varint(size)))
         group.append(body)
 
+    return _resource_groups(groups)
+
+
+def _resource_groups(groups: dict[Any, dict[Any, list[bytes]]]) -> bytes:
+    """The request body around encoded items grouped by resource, then scope.
+
+    Each scope's list starts with its scope field and holds its items' fields
+    (spans or log records: both requests frame them alike, field 1 of the
+    request, field 2 of the resource message).
+    """
     out: list[bytes] = []
     for resource, scopes in groups.items():
-        resource_spans = [_cached_object_field(resource, _resource_field)]
+        resource_items = [_cached_object_field(resource, _resource_field)]
         for scope, scope_group in scopes.items():
             scope_group.append(_schema_url_field(scope.schema_url if scope else None))
-            resource_spans.append(_length_delimited(b"\x12", b"".join(scope_group)))
-        resource_spans.append(_schema_url_field(resource.schema_url))
-        out.append(_length_delimited(b"\x0a", b"".join(resource_spans)))
+            resource_items.append(_length_delimited(b"\x12", b"".join(scope_group)))
+        resource_items.append(_schema_url_field(resource.schema_url))
+        out.append(_length_delimited(b"\x0a", b"".join(resource_items)))
     return b"".join(out)
 
 

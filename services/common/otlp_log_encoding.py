@@ -32,8 +32,7 @@ from services.common.otlp_encoding import (
     _cached_object_field,
     _key_value,
     _length_delimited,
-    _resource_field,
-    _schema_url_field,
+    _resource_groups,
     _scope_field,
     _varint,
     export_encoded,
@@ -117,15 +116,7 @@ def encode_logs(batch: Sequence[ReadableLogRecord]) -> bytes:
         if records is None:
             records = scopes[scope] = [_cached_object_field(scope, _scope_field)]
         records.append(_log_record(readable))
-    out: list[bytes] = []
-    for resource, scopes in groups.items():
-        resource_logs = [_cached_object_field(resource, _resource_field)]
-        for scope, fields in scopes.items():
-            fields.append(_schema_url_field(scope.schema_url if scope else None))
-            resource_logs.append(_length_delimited(b"\x12", b"".join(fields)))
-        resource_logs.append(_schema_url_field(resource.schema_url))
-        out.append(_length_delimited(b"\x0a", b"".join(resource_logs)))
-    return b"".join(out)
+    return _resource_groups(groups)
 
 
 class FastOTLPLogExporter(OTLPLogExporter):

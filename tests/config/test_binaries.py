@@ -174,6 +174,7 @@ def test_jaeger_config_is_valid_as_the_local_stack_runs_it(binaries, tmp_path):
 
 
 def jaeger_print_config(binary: Path, configs: list[Path], env: Mapping[str, str], cwd: Path):
+    """The configuration Jaeger itself makes of ``configs`` merged in order, as YAML data."""
     result = subprocess.run(
         [str(binary), "print-config", *(f"--config={path}" for path in configs)],
         env={"PATH": "/usr/bin:/bin", **env},
@@ -211,22 +212,8 @@ def test_jaegers_monitor_tab_as_each_mode_runs_it(binaries, tmp_path, mode):
 
 def test_production_jaeger_merge_switches_storage_to_opensearch(binaries, tmp_path):
     env = k8s_env("production", "Deployment/jaeger")
-    result = subprocess.run(
-        [
-            str(binaries["jaeger"]),
-            "print-config",
-            f"--config={SHARED_CONFIGS['jaeger']}",
-            f"--config={PRODUCTION / 'jaeger-opensearch.yaml'}",
-        ],
-        env={"PATH": "/usr/bin:/bin", **env},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    merged = yaml.safe_load(result.stdout)
+    configs = [SHARED_CONFIGS["jaeger"], PRODUCTION / "jaeger-opensearch.yaml"]
+    merged = jaeger_print_config(binaries["jaeger"], configs, env, tmp_path)
     storage = merged["extensions"]["jaeger_query"]["storage"]["traces"]
     assert merged["exporters"]["jaeger_storage_exporter"]["trace_storage"] == storage
     backend = merged["extensions"]["jaeger_storage"]["backends"][storage]
