@@ -1,21 +1,25 @@
-"""The user journeys of DESIGN.md section 3: the one catalogue the lab looks them up in.
+"""The user journeys of DESIGN.md section 3: their one definition.
 
-The console's buttons, ``tracelab scenario check``'s traffic, the benchmark's
-load mix and the e2e tests all build their requests here. (The Locust file
-must stay a single self-contained file for the Locust images; its test,
-``tests/bench/test_locustfile.py``, keeps it in step with this catalogue.)
+The Locust file (``loadtest/locustfile.py``: ``make load`` and the
+benchmark's load), the console's buttons, ``tracelab scenario check``'s
+traffic, the open-loop generator and the e2e tests all build their requests
+here. It needs the standard library and :mod:`services.db.accounts` only:
+the Compose and Kubernetes Locust containers run the official Locust image
+with these two files mounted beside the locustfile (docs/benchmark.md).
+The lab's views of a journey (its trace search, its golden shape) are in
+:mod:`tracelab.shapes`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from services.db.seed import seed_password, seed_user
-from tracelab.shapes.catalogue import shapes_dir
-from tracelab.shapes.query import TraceQuery
+from services.db.accounts import seed_email, seed_password
 
+# Every request carries this W3C baggage entry so backends can tell synthetic
+# traffic apart. The frontend only continues it with FRONTEND_TRUST_TRACEPARENT=true.
+SYNTHETIC_BAGGAGE = "synthetic_request=true"
 BAD_TOKEN = "not-a-real-token"
 # A user id no seed account has: GET /api/users/<id> answers 404.
 NOT_FOUND_USER_ID = 999_999
@@ -49,24 +53,10 @@ class Journey:
     needs_token: bool
     root: str
 
-    def trace_query(self, start: float, end: float, limit: int) -> TraceQuery:
-        """The search for this journey's traces: its root span, answering as the journey does.
-
-        (Profile, bad token and not found share their root span: the status tells them apart.)
-        """
-        return TraceQuery(
-            service="frontend",
-            operation=self.root,
-            attributes={"http.response.status_code": str(self.expected_status)},
-            start=start,
-            end=end,
-            limit=limit,
-        )
-
     @property
-    def shape_path(self) -> Path:
-        """Its golden trace shape, ``tests/shapes/<name>.yaml``."""
-        return shapes_dir() / f"{self.name}.yaml"
+    def request_name(self) -> str:
+        """The name Locust reports its requests under: ``<journey>: <root span>``."""
+        return f"{self.name}: {self.root}"
 
     def request(self, user: int, token: str | None = None) -> JourneyRequest:
         """The request of this journey made by seed user ``user`` (with its ``token``)."""
@@ -74,7 +64,7 @@ class Journey:
             raise ValueError(f"journey {self.name} needs the user's token: log in first")
         bearer = {"Authorization": f"Bearer {token}"} if token else {}
         if self.name == "login":
-            body = {"email": seed_user(user).email, "password": seed_password(user)}
+            body = {"email": seed_email(user), "password": seed_password(user)}
             return JourneyRequest("POST", "/api/login", {}, body)
         if self.name == "profile":
             return JourneyRequest("GET", f"/api/users/{user}", bearer)

@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 
 from argon2.low_level import Type, hash_secret
 
-SEED_USER_COUNT = 1000
+from services.db.accounts import SEED_USER_COUNT, seed_email, seed_password
+from services.db.accounts import check_number as _check_number
+
 SEED_ACTIVITY_PER_USER = 20
 SEED_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -69,11 +71,6 @@ class SeedActivity:
     created_at: datetime
 
 
-def _check_number(n: int) -> None:
-    if not 1 <= n <= SEED_USER_COUNT:
-        raise ValueError(f"seed users are numbered 1..{SEED_USER_COUNT}, got {n}")
-
-
 def seed_user(n: int) -> SeedUser:
     """Seed user number ``n`` (1..SEED_USER_COUNT)."""
     _check_number(n)
@@ -81,16 +78,10 @@ def seed_user(n: int) -> SeedUser:
     last = LAST_NAMES[((n - 1) // len(FIRST_NAMES)) % len(LAST_NAMES)]
     return SeedUser(
         id=n,
-        email=f"user{n:04d}@tracelab.test",
+        email=seed_email(n),
         name=f"{first} {last}",
         created_at=SEED_EPOCH + timedelta(minutes=n),
     )
-
-
-def seed_password(n: int) -> str:
-    """The plain password of seed user ``n``."""
-    _check_number(n)
-    return f"tracelab-pass-{n:04d}"
 
 
 def seed_salt(n: int) -> bytes:

@@ -1,58 +1,68 @@
-"""loadtest/locustfile.py: in step with the benchmark's workload, and working.
+"""loadtest/locustfile.py: the journeys' one definition, and working in Locust.
 
 The locustfile is not imported here: importing Locust monkey-patches the
-standard library with gevent. Its constants are read from the source, and
-it runs in a Locust subprocess against a fake frontend.
+standard library with gevent. It runs in a Locust subprocess against a fake
+frontend instead.
 """
 
 import ast
 import csv
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from services.db.seed import seed_password, seed_user
+from services.db import accounts
 from tests.bench.fake_frontend import serve_in_thread
-from tracelab.bench import workload
+from tracelab.journeys import BY_NAME, JOURNEYS, SYNTHETIC_BAGGAGE
 
-LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtest" / "locustfile.py"
-
-
-def _module() -> ast.Module:
-    return ast.parse(LOCUSTFILE.read_text())
-
-
-def _constant(name: str):
-    for node in _module().body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == name for t in node.targets
-        ):
-            return ast.literal_eval(node.value)
-    raise AssertionError(f"{name} not found in {LOCUSTFILE}")
+ROOT = Path(__file__).resolve().parents[2]
+LOCUSTFILE = ROOT / "loadtest" / "locustfile.py"
+# What the Compose and Kubernetes Locust containers get beside the locustfile
+# (tests/config checks the mounts): the journeys and the seed accounts.
+DEFINITION_FILES = ("tracelab/journeys.py", "services/db/accounts.py")
 
 
-def _function(name: str):
-    for node in _module().body:
-        if isinstance(node, ast.FunctionDef) and node.name == name:
-            namespace: dict = {}
-            exec(compile(ast.Module([node], []), str(LOCUSTFILE), "exec"), namespace)
-            return namespace[name]
-    raise AssertionError(f"{name} not found in {LOCUSTFILE}")
+def test_the_journeys_definition_needs_only_the_standard_library(tmp_path):
+    """The two files, laid out as in the Locust containers, import with no site-packages."""
+    for name in DEFINITION_FILES:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    script = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import tracelab.journeys as j; "
+        "print(len(j.JOURNEYS), j.JOURNEYS[0].request(1, 't').path)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(len(JOURNEYS)), "/api/users/1"]
 
 
-def test_journeys_weights_and_statuses_match_the_benchmark():
-    assert _constant("JOURNEY_WEIGHTS") == workload.JOURNEY_WEIGHTS
-    assert _constant("EXPECTED_STATUS") == {j.name: j.expected_status for j in workload.JOURNEYS}
-    assert _constant("SYNTHETIC_BAGGAGE") == workload.SYNTHETIC_BAGGAGE
-    assert _constant("NOT_FOUND_USER_ID") == workload.NOT_FOUND_USER_ID
-    assert _constant("BAD_TOKEN") == workload.BAD_TOKEN
+def test_the_locustfile_has_no_journey_data_of_its_own():
+    """No literal weight, status, path or credential: everything comes from tracelab.journeys."""
+    module = ast.parse(LOCUSTFILE.read_text())
+    literals = {
+        node.value
+        for node in ast.walk(module)
+        if isinstance(node, ast.Constant) and not isinstance(node.value, str | None)
+    }
+    assert not literals & {j.weight for j in JOURNEYS}
+    # 401 is the protocol's "token rejected" (log in again), not a journey's status.
+    assert not literals & {j.expected_status for j in JOURNEYS} - {401}
+    strings = {n.value for n in ast.walk(module) if isinstance(n, ast.Constant)}
+    assert not {s for s in strings if isinstance(s, str) and s.startswith(("/api", "tracelab-"))}
+    imported = {
+        node.module for node in ast.walk(module) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert {"tracelab.journeys", "services.db.accounts"} <= imported
 
 
-def test_seed_accounts_match_the_database_seed():
-    email, password = _function("seed_email"), _function("seed_password")
+def test_seed_accounts_are_the_database_seeds():
+    from services.db.seed import seed_user
+
     for n in (1, 42, 1000):
-        assert email(n) == seed_user(n).email
-        assert password(n) == seed_password(n)
+        assert accounts.seed_email(n) == seed_user(n).email
 
 
 def test_locust_runs_every_journey_against_a_fake_frontend(tmp_path):
@@ -71,12 +81,11 @@ def test_locust_runs_every_journey_against_a_fake_frontend(tmp_path):
     with (tmp_path / "run_stats.csv").open() as handle:
         rows = [r for r in csv.DictReader(handle) if r["Name"] != "Aggregated"]
     names = {r["Name"] for r in rows}
-    assert "login: POST /api/login" in names  # every user logs in on start
-    assert "profile: GET /api/users/[id]" in names
+    assert BY_NAME["login"].request_name in names  # every user logs in on start
+    assert BY_NAME["profile"].request_name in names
+    assert names <= {j.request_name for j in JOURNEYS}
     for row in rows:
-        journey = row["Name"].split(":")[0]
-        assert journey in workload.JOURNEY_WEIGHTS
-        assert int(row["Failure Count"]) == 0
+        assert int(row["Failure Count"]) == 0, row
     assert recorder.requests
-    assert all(h.get("baggage") == workload.SYNTHETIC_BAGGAGE for _, _, h in recorder.requests)
+    assert all(h.get("baggage") == SYNTHETIC_BAGGAGE for _, _, h in recorder.requests)
     assert not any("traceparent" in {k.lower() for k in h} for _, _, h in recorder.requests)

@@ -65,7 +65,7 @@ def test_raw_timings_are_kept_in_microseconds(tmp_path):
         assert "ratio-100pct__r2__latency_us" in raw.files
         assert raw["off__r1__latency_us"].dtype == np.int64
         assert list(raw["off__r1__latency_us"][:2]) == [5000, 5100]
-        assert len(raw.files) == 3 * 2 * 5
+        assert len(raw.files) == 3 * 2 * 7
 
 
 def test_interval_formatting():

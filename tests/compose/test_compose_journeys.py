@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.e2e.journeys import JOURNEYS, drive, trace_id_of, wait_for_match
+from tracelab.shapes.catalogue import journey_shape_path
 
 
 def eventually(probe: Callable[[], object], what: str, timeout: float = 60.0) -> object:
@@ -35,7 +36,9 @@ def test_journey_trace_has_its_golden_shape_in_jaeger_and_tempo(
     trace_id = trace_id_of(response)
     assert set(backends) == {"jaeger", "tempo"}
     for name, client in backends.items():
-        result, trace = wait_for_match(client, journey.shape_path, trace_id, timeout=60.0)
+        result, trace = wait_for_match(
+            client, journey_shape_path(journey.name), trace_id, timeout=60.0
+        )
         assert trace is not None, f"{name} never returned trace {trace_id}"
         assert result.ok, f"{journey.name} trace in {name} differs:\n{result.report()}"
 

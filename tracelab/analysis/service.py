@@ -21,7 +21,7 @@ from tracelab.shapes.catalogue import load_named
 from tracelab.shapes.diff import golden_diff
 from tracelab.shapes.matcher import match
 from tracelab.shapes.model import Trace
-from tracelab.shapes.query import TraceQuery
+from tracelab.shapes.query import TraceQuery, journey_query
 from tracelab.shapes.shape import ShapeError
 
 
@@ -99,7 +99,7 @@ def _journey_traces(
         wanted = journey(name)
     except ValueError as exc:
         raise AnalysisError("unknown_journey", str(exc)) from None
-    return client.find_traces(wanted.trace_query(window[0], window[1], last))
+    return client.find_traces(journey_query(wanted, window[0], window[1], last))
 
 
 def critical_path_report(

@@ -100,6 +100,25 @@ def _report_again(result_dir: Path) -> None:
     help="Extra configuration NAME:KEY=VALUE,... ({OTELCOL_OTLP_GRPC_PORT}-style port "
     "placeholders are filled in).",
 )
+@click.option(
+    "--driver",
+    type=click.Choice(["locust", "open-loop"]),
+    default="locust",
+    show_default=True,
+    help="Load driver: the locustfile's users in Locust, paced to the rate (latency from each "
+    "request's intended send time), or the open-loop generator's fixed schedule.",
+)
+@click.option(
+    "--locustfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Measure the overhead of your own workload: this locustfile's users instead of "
+    "loadtest/locustfile.py (its think time is replaced by the pacing).",
+)
+@click.option(
+    "--users",
+    type=click.IntRange(min=1),
+    help="Locust users [rate x 1 s: each user sends once a second].",
+)
 @click.option("--out", "out_dir", default="results", show_default=True, type=click.Path())
 @click.option("--run-dir", default=".run/bench", show_default=True, type=click.Path())
 @click.option("--label", default=None, help="Name of the run (result folder prefix).")
@@ -127,6 +146,9 @@ def bench(
     label: str | None,
     keep_stack: bool,
     report_from: Path | None,
+    driver: str,
+    locustfile: Path | None,
+    users: int | None,
 ) -> None:
     """Measure tracing overhead: tracing off vs unsampled vs 1%/10%/100% sampling."""
     if report_from is not None:
@@ -135,6 +157,8 @@ def bench(
     preset = QUICK if quick else FULL
     root = repo_root()
     name = label or ("bench-quick" if quick else "bench")
+    if locustfile is not None and driver != "locust":
+        raise click.BadParameter("a locustfile needs --driver locust", param_hint="--locustfile")
     settings = BenchSettings(
         root=root,
         out_dir=root / out_dir,
@@ -152,6 +176,9 @@ def bench(
         extra_env=parse_env_options(env),
         variants=[_variant(v) for v in variants],
         label=name,
+        driver=driver,
+        locustfile=locustfile.resolve() if locustfile else None,
+        users=users or 0,
     )
     result_dir = settings.out_dir / f"{name}-{timestamp()}"
     click.echo(f"results: {result_dir}")

@@ -1,4 +1,8 @@
-"""Run the load generator as a subprocess and sample the stack at its markers.
+"""Run the load driver as a subprocess and sample the stack at its markers.
+
+The driver is Locust (:mod:`tracelab.bench.locustdrive`, the default of
+``tracelab bench``) or the open-loop generator (:mod:`tracelab.bench.loadgen`);
+both speak the same marker lines and write the same result file.
 
 At ``MEASURE_START`` and ``MEASURE_END`` the orchestrator snapshots the CPU
 times and RSS of every component, the collector's span counters and the
@@ -22,6 +26,8 @@ from tracelab.bench.loadgen import MARK_DONE, MARK_END, MARK_START, LoadResult, 
 from tracelab.bench.metrics import SERVICES, SystemWindow
 
 T = TypeVar("T")
+
+DRIVER_MODULES = {"locust": "tracelab.bench.locustdrive", "open-loop": "tracelab.bench.loadgen"}
 
 
 class LoadGeneratorError(RuntimeError):
@@ -106,11 +112,14 @@ def run_generator(
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         err_path = Path(tmp) / "stderr.log"
         spec_path.write_text(spec.to_json())
-        limit = spec.warmup_s + spec.duration_s + spec.timeout_s + 60
+        # Locust users log in before the warm-up starts: give them their time too.
+        limit = (
+            spec.warmup_s + spec.duration_s + spec.timeout_s + 60 + 60 * (spec.driver == "locust")
+        )
         with (
             err_path.open("w") as err,
             subprocess.Popen(
-                [sys.executable, "-m", "tracelab.bench.loadgen", str(spec_path), str(out_path)],
+                [sys.executable, "-m", DRIVER_MODULES[spec.driver], str(spec_path), str(out_path)],
                 stdout=subprocess.PIPE,
                 stderr=err,
                 text=True,

@@ -70,6 +70,12 @@ class LoadSpec:
     # Open loop only: (at_s, rate) pairs, at_s from the measured window's start;
     # ``rate`` holds before the first step (warm-up included).
     rate_steps: tuple[tuple[float, float], ...] = ()
+    # "open-loop": this module; "locust": tracelab.bench.locustdrive with
+    # ``locustfile``, ``users`` (0: rate x pace_period_s) paced users.
+    driver: str = "open-loop"
+    locustfile: str = ""
+    users: int = 0
+    pace_period_s: float = 1.0
 
     def to_json(self) -> str:
         """Serialise for the subprocess."""
@@ -106,6 +112,15 @@ class LoadResult:
     # tests split a run into phases and look every trace up in the backend.
     offset_us: list[int] = field(default_factory=list)
     trace_id: list[str] = field(default_factory=list)
+    # 1 where the driver judged the answer wrong (here: not the journey's
+    # expected status; Locust: the locustfile's own verdict).
+    failed: list[int] = field(default_factory=list)
+    driver: str = "open-loop"
+    users: int = 0  # Locust users (0 for the open-loop generator)
+    # Sends planned inside the window, and those that started before it closed:
+    # the achieved rate is started / window.
+    planned_in_window: int = 0
+    started_in_window: int = 0
 
     def to_json(self) -> str:
         """Compact JSON of every field."""
@@ -303,6 +318,9 @@ def summarise(spec: LoadSpec, run: _Run) -> LoadResult:
         if not run.window_start_ns <= r.scheduled_ns < window_end:
             result.warmup_requests += r.scheduled_ns < run.window_start_ns
             continue
+        result.planned_in_window += 1
+        result.started_in_window += 0 < r.sent_ns < window_end
+        result.failed.append(int(r.status != JOURNEYS[r.journey].expected_status))
         sent = r.sent_ns or r.scheduled_ns
         done = r.done_ns or sent
         result.journey.append(r.journey)

@@ -19,6 +19,7 @@ DATABASE = ("postgres",)
 MAX_LOADGEN_CORE_FRACTION = 0.70
 MIN_ANSWERED_FRACTION = 0.95
 MAX_SEND_LAG_P99_MS = 20.0
+MIN_STARTED_FRACTION = 0.95
 MAX_ERROR_FRACTION = 0.01
 # CPU used by processes that are neither the stack nor the load generator
 # (other work on a shared machine), and CPU the hypervisor gave other guests.
@@ -99,6 +100,9 @@ class RoundMetrics:
     loadgen_core_fraction: float
     foreign_core_fraction: float = 0.0
     steal_core_fraction: float = 0.0
+    achieved_rate_rps: float = 0.0  # sends started in the window per second
+    planned_in_window: int = 0
+    started_in_window: int = 0
     invalid_reasons: list[str] = field(default_factory=list)
 
     @property
@@ -136,6 +140,11 @@ def invalid_reasons(m: RoundMetrics) -> list[str]:
         )
     if m.requests == 0 or m.answered < MIN_ANSWERED_FRACTION * m.requests:
         reasons.append(f"missed the target rate: {m.answered} of {m.requests} requests answered")
+    if m.planned_in_window and m.started_in_window < MIN_STARTED_FRACTION * m.planned_in_window:
+        reasons.append(
+            f"missed the target rate: {m.started_in_window} of {m.planned_in_window} planned "
+            f"sends started in the window ({m.achieved_rate_rps:.1f} of {m.target_rate:.1f}/s)"
+        )
     if m.send_lag_p99_ms > MAX_SEND_LAG_P99_MS:
         reasons.append(
             f"missed the target rate: sends lagged the schedule by {m.send_lag_p99_ms:.1f} ms "
@@ -164,6 +173,14 @@ def _foreign_seconds(load: LoadResult, system: SystemWindow) -> float:
     return max(0.0, system.machine_busy_s - ours)
 
 
+def _unexpected(load: LoadResult, status: np.ndarray, journey: np.ndarray) -> int:
+    """Answers the driver judged wrong (results from before ``failed``: not the expected status)."""
+    if len(load.failed) == status.size:
+        return int(np.asarray(load.failed, dtype=np.int64).sum())
+    expected = np.array([JOURNEYS[j].expected_status for j in journey], dtype=np.int64)
+    return int((status != expected).sum())
+
+
 def round_metrics(
     config: str, round_index: int, load: LoadResult, system: SystemWindow
 ) -> RoundMetrics:
@@ -171,13 +188,12 @@ def round_metrics(
     status = np.asarray(load.status, dtype=np.int64)
     journey = np.asarray(load.journey, dtype=np.int64)
     latency = np.asarray(load.latency_us, dtype=np.int64)
-    expected = np.array([JOURNEYS[j].expected_status for j in journey], dtype=np.int64)
     sent = status != STATUS_SKIPPED
     answered = status > 0
     requests = int(status.size)
     by_journey = {
-        j.name: LatencySummary.of(latency[answered & (journey == index)])
-        for index, j in enumerate(JOURNEYS)
+        name: LatencySummary.of(latency[answered & (journey == index)])
+        for index, name in enumerate(load.journeys)
     }
     lag = np.asarray(load.lag_us, dtype=np.float64)[sent]
     metrics = RoundMetrics(
@@ -187,11 +203,14 @@ def round_metrics(
         window_s=round(load.window_s, 3),
         requests=requests,
         answered=int(answered.sum()),
-        unexpected=int((status != expected).sum()),
+        unexpected=_unexpected(load, status, journey),
         throughput_rps=round(float(answered.sum()) / load.duration_s, 3),
         latency=LatencySummary.of(latency[answered]),
         service_latency=LatencySummary.of(np.asarray(load.service_us)[answered]),
         send_lag_p99_ms=round(float(np.percentile(lag, 99)) / 1000.0, 3) if lag.size else 0.0,
+        achieved_rate_rps=round(load.started_in_window / load.window_s, 3)
+        if load.window_s
+        else 0.0,
         by_journey=by_journey,
         cpu_s={name: round(seconds, 3) for name, seconds in system.cpu_s.items()},
         service_cpu_s_per_1k=_per_1k(system.cpu_s, SERVICES, requests),
@@ -206,6 +225,8 @@ def round_metrics(
         loadgen_core_fraction=_fraction(load.loadgen_cpu_s, load.window_s),
         foreign_core_fraction=_fraction(_foreign_seconds(load, system), load.window_s),
         steal_core_fraction=_fraction(system.steal_s, load.window_s),
+        planned_in_window=load.planned_in_window,
+        started_in_window=load.started_in_window,
     )
     metrics.invalid_reasons = invalid_reasons(metrics)
     return metrics

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tracelab.bench.loadgen import LoadResult
 from tracelab.bench.metrics import LatencySummary, RoundMetrics, invalid_reasons, metrics_from_dict
 from tracelab.bench.runner import BenchRun, ProbeResult
+
+
+def _optional(raw: Any, prefix: str) -> dict[str, Any]:
+    """The per-round arrays older runs did not store (journey names, the driver's verdicts)."""
+    fields = {}
+    if f"{prefix}__journeys" in raw.files:
+        fields["journeys"] = [str(name) for name in raw[f"{prefix}__journeys"]]
+    if f"{prefix}__failed" in raw.files:
+        fields["failed"] = raw[f"{prefix}__failed"].tolist()
+    return fields
 
 
 def _raw(result_dir: Path, rounds: list[RoundMetrics]) -> dict[str, LoadResult]:
@@ -41,6 +52,7 @@ def _raw(result_dir: Path, rounds: list[RoundMetrics]) -> dict[str, LoadResult]:
                 latency_us=raw[f"{prefix}__latency_us"].tolist(),
                 service_us=raw[f"{prefix}__service_us"].tolist(),
                 lag_us=raw[f"{prefix}__lag_us"].tolist(),
+                **_optional(raw, prefix),
             )
     return loads
 

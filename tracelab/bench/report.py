@@ -25,6 +25,7 @@ from tracelab.bench.stats import Interval
 SCHEMA = "tracelab-bench/1"
 MEAN_METRICS = (
     "throughput_rps",
+    "achieved_rate_rps",
     "service_cpu_s_per_1k",
     "pipeline_cpu_s_per_1k",
     "postgres_cpu_s_per_1k",
@@ -184,6 +185,8 @@ def write_raw(run: BenchRun, path: Path) -> None:
         arrays[f"{prefix}__lag_us"] = np.asarray(load.lag_us, dtype=np.int64)
         arrays[f"{prefix}__status"] = np.asarray(load.status, dtype=np.int16)
         arrays[f"{prefix}__journey"] = np.asarray(load.journey, dtype=np.int8)
+        arrays[f"{prefix}__journeys"] = np.asarray(load.journeys, dtype=np.str_)
+        arrays[f"{prefix}__failed"] = np.asarray(load.failed, dtype=np.int8)
     np.savez_compressed(path, **arrays)
 
 
@@ -239,6 +242,7 @@ def mean_rows(document: dict[str, Any]) -> list[list[str]]:
                 config,
                 f"{entry['valid_rounds']}/{entry['rounds']}",
                 _num(m["throughput_rps"], 1),
+                f"{_num(m['achieved_rate_rps'], 1)} / {_num(document['target_rate'], 1)}",
                 _num(m["service_cpu_s_per_1k"], 3),
                 _num(m["pipeline_cpu_s_per_1k"], 3),
                 _num(m["latency.mean_ms"], 3),
@@ -258,6 +262,7 @@ MEAN_HEADERS = [
     "config",
     "valid",
     "req/s",
+    "sent/s / target",
     "CPU s/1k (services)",
     "CPU s/1k (collector+Jaeger)",
     "mean ms",
@@ -332,6 +337,7 @@ def console_summary(document: dict[str, Any]) -> str:
     parts = [
         f"offered load {document['target_rate']:.1f} req/s "
         f"(capacity probe: {_num(document['probe']['capacity_rps'], 1)} req/s)",
+        f"driver: {driver_statement(document['settings'])}",
         "",
         "Overhead against tracing-off (paired by round; mean ± 95% CI half-width):",
         text_table(OVERHEAD_HEADERS, overhead_rows(document)),
@@ -351,6 +357,26 @@ def console_summary(document: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def driver_statement(settings: dict[str, Any]) -> str:
+    """What drove the load and how its latencies are corrected for coordinated omission."""
+    if settings.get("driver", "open-loop") == "open-loop":
+        return (
+            "the open-loop generator (`--driver open-loop`): requests sent on a fixed seeded "
+            "Poisson schedule whatever the answers do; latency from each request's scheduled "
+            "send time, so a late send counts against the system (no coordinated omission)"
+        )
+    users = settings.get("users") or f"rate x {settings.get('pace_period_s', 1.0):g} s of"
+    return (
+        f"Locust in library mode with `{settings.get('locustfile')}`, {users} users paced to "
+        "the rate (each user's tasks on a fixed schedule, seeded random phases). Coordinated "
+        "omission: latency is measured from each request's intended send time (its task's "
+        "intended start plus its place in the task), so a user that starts late is charged "
+        "the delay; the achieved rate (sends started in the window) is shown beside the "
+        "target, and a round that started under 95% of its plan, or whose sends lagged "
+        "the schedule by more than 20 ms at p99, is invalid"
+    )
+
+
 def markdown_report(document: dict[str, Any], plots: Sequence[str]) -> str:
     """The Markdown report (report.md) with the plots linked."""
     machine = document["machine"]
@@ -364,12 +390,13 @@ def markdown_report(document: dict[str, Any], plots: Sequence[str]) -> str:
         f"{machine['memory_gib']} GiB, {machine['os']}, Python {machine['python']}, "
         f"OpenTelemetry SDK {machine['opentelemetry_sdk']}; load average at start "
         f"{machine['load_average_at_start']}, at end {machine.get('load_average_at_end')}",
-        f"- load: open loop, {document['target_rate']:.1f} req/s "
+        f"- load: {document['target_rate']:.1f} req/s "
         f"({settings['load_fraction']:.0%} of the untraced capacity "
         f"{_num(document['probe']['capacity_rps'], 1)} req/s) unless fixed by --rate; "
         f"{settings['rounds']} interleaved rounds x {settings['duration_s']:.0f} s after "
         f"{settings['warmup_s']:.0f} s warm-up per configuration and round",
         "- everything (stack and load generator) shares the machine's cores",
+        f"- driver: {driver_statement(settings)}",
     ]
     if settings.get("extra_env"):
         lines.append(f"- extra environment for every configuration: `{settings['extra_env']}`")

@@ -31,15 +31,20 @@ from tracelab.bench.configs import (
     select_configs,
     service_env,
 )
-from tracelab.bench.driver import StackProbe, run_load
+from tracelab.bench.driver import DRIVER_MODULES, StackProbe, run_load
 from tracelab.bench.loadgen import LoadResult, LoadSpec
 from tracelab.bench.metrics import LatencySummary, RoundMetrics, round_metrics
 from tracelab.bench.stackenv import component_pids
 from tracelab.bench.workload import account_numbers, seed_credentials
+from tracelab.progress import Progress
 from tracelab.stack import Stack, StackInfo
 from tracelab.stack.config import free_port_env
 
 Echo = Callable[[str], None]
+PROJECT_LOCUSTFILE = Path("loadtest/locustfile.py")
+# Seconds a measured phase costs beyond its warm-up and window: restarting
+# the five services, logging in (the progress estimate's weights).
+PHASE_OVERHEAD_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -64,18 +69,34 @@ class BenchSettings:
     stack_timeout_s: float = 180.0
     keep_stack: bool = False
     label: str = "bench"
+    # "locust": the locustfile's users, paced (tracelab.bench.locustdrive);
+    # "open-loop": tracelab.bench.loadgen's fixed schedule of the journeys.
+    driver: str = "locust"
+    locustfile: Path | None = None  # None: the project's loadtest/locustfile.py
+    users: int = 0  # Locust users; 0: rate x pace_period_s
+    pace_period_s: float = 1.0
 
     def __post_init__(self) -> None:
         if self.rounds < 1 or self.duration_s <= 0 or self.warmup_s < 0:
             raise ValueError("rounds must be at least 1 and duration positive")
+        if self.driver not in DRIVER_MODULES:
+            raise ValueError(f"driver must be one of {', '.join(DRIVER_MODULES)}")
+        if self.locustfile is not None and self.driver != "locust":
+            raise ValueError("a locustfile needs the Locust driver")
         if not 0 < self.load_fraction <= 1:
             raise ValueError("load fraction must be in (0, 1]")
+
+    @property
+    def locustfile_path(self) -> Path:
+        """The locustfile the Locust driver runs."""
+        return self.locustfile or self.root / PROJECT_LOCUSTFILE
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings."""
         data = asdict(self)
         for key in ("root", "out_dir", "run_dir"):
             data[key] = str(data[key])
+        data["locustfile"] = str(self.locustfile_path) if self.driver == "locust" else None
         data["probe_concurrency"] = list(self.probe_concurrency)
         data["extra_env"] = dict(self.extra_env)
         data["variants"] = [v.name for v in self.variants]
@@ -84,7 +105,11 @@ class BenchSettings:
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """Closed-loop throughput at one concurrency, tracing off."""
+    """Closed-loop throughput at one concurrency, tracing off.
+
+    ``throughput_rps`` counts the answers the journeys expect only: a stack
+    that sheds load answers 503s fast, and they are not capacity.
+    """
 
     concurrency: int
     throughput_rps: float
@@ -159,6 +184,7 @@ class BenchRunner:
         self.base_env = {**load_stack_env(settings.root), **settings.extra_env}
         self.ports = free_port_env()
         self.stack = Stack(settings.root, run_dir=settings.run_dir, env=self.ports)
+        self.progress: Progress | None = None  # made by run()
 
     # -- stack -------------------------------------------------------------------------
     def _up(self, config: BenchConfig) -> StackInfo:
@@ -173,17 +199,33 @@ class BenchRunner:
             collector_metrics_url=info.urls.get("collector_metrics"),
         )
 
+    def _accounts(self, info: StackInfo) -> list[tuple[int, str]]:
+        """Logged-in seed users for the open-loop generator (Locust users log in themselves)."""
+        if self.settings.driver != "open-loop":
+            return []
+        return login_accounts(info.frontend_url, account_numbers(self.settings.accounts))
+
     def _spec(self, info: StackInfo, accounts: list[tuple[int, str]], **kw: Any) -> LoadSpec:
-        return LoadSpec(base_url=info.frontend_url, accounts=accounts, **kw)
+        s = self.settings
+        return LoadSpec(
+            base_url=info.frontend_url,
+            accounts=accounts,
+            driver=s.driver,
+            locustfile=str(s.locustfile_path) if s.driver == "locust" else "",
+            users=s.users,
+            pace_period_s=s.pace_period_s,
+            **kw,
+        )
 
     # -- phases ------------------------------------------------------------------------
     def probe(self) -> list[ProbeResult]:
         """Closed-loop throughput of the untraced stack at each probe concurrency."""
         s = self.settings
         info = self._up(self.configs[0])
-        accounts = login_accounts(info.frontend_url, account_numbers(s.accounts))
+        accounts = self._accounts(info)
         results = []
         for concurrency in s.probe_concurrency:
+            self._progress_start(f"probe: {concurrency} concurrent users, tracing off")
             spec = self._spec(
                 info,
                 accounts,
@@ -198,15 +240,16 @@ class BenchRunner:
             results.append(
                 ProbeResult(
                     concurrency,
-                    m.throughput_rps,
+                    round((m.requests - m.unexpected) / s.probe_s, 3),
                     m.latency,
                     m.unexpected,
                     m.loadgen_core_fraction,
                 )
             )
-            self.echo(
-                f"probe: {concurrency} concurrent -> {m.throughput_rps:.1f} req/s, "
-                f"p99 {m.latency.p99_ms:.1f} ms, load generator {m.loadgen_core_fraction:.0%}"
+            self._progress_done(
+                f"{results[-1].throughput_rps:.1f} req/s answered as expected "
+                f"({m.unexpected} unexpected), p99 {m.latency.p99_ms:.1f} ms, "
+                f"load generator {m.loadgen_core_fraction:.0%}"
             )
         return results
 
@@ -216,7 +259,7 @@ class BenchRunner:
         """One measured round of ``config`` at ``rate`` (restarting the stack for it)."""
         s = self.settings
         info = self._up(config)
-        accounts = login_accounts(info.frontend_url, account_numbers(s.accounts))
+        accounts = self._accounts(info)
         spec = self._spec(
             info,
             accounts,
@@ -229,18 +272,41 @@ class BenchRunner:
         load, system = run_load(spec, self._probe_handle(info))
         return round_metrics(config.name, round_index, load, system), load
 
+    # -- progress ------------------------------------------------------------------------
+    def phase_weights(self) -> list[float]:
+        """Expected seconds of every phase: the probe levels, then each configuration's rounds."""
+        s = self.settings
+        probe = (
+            []
+            if s.rate
+            else [s.probe_s + min(3.0, s.probe_s / 2) + PHASE_OVERHEAD_S] * len(s.probe_concurrency)
+        )
+        measured = s.warmup_s + s.duration_s + PHASE_OVERHEAD_S
+        return [*probe, *[measured] * (s.rounds * len(self.configs))]
+
+    def _progress_start(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.start(text)
+
+    def _progress_done(self, result: str) -> None:
+        if self.progress is not None:
+            self.progress.done(result)
+        else:
+            self.echo(result)
+
     # -- whole run -----------------------------------------------------------------------
     def run(self, on_progress: Callable[[BenchRun], None] | None = None) -> BenchRun:
         """Probe (unless a rate is fixed), then every round; the stack is stopped after."""
         s = self.settings
         started = datetime.now(UTC).isoformat(timespec="seconds")
+        self.progress = Progress("bench", self.phase_weights(), echo=self.echo)
         try:
             probes = [] if s.rate else self.probe()
             capacity = max((p.throughput_rps for p in probes), default=None)
             rate = s.rate or round(s.load_fraction * (capacity or 0.0), 1)
             if rate <= 0:
                 raise RuntimeError("the capacity probe measured no throughput")
-            self.echo(f"offered load: {rate:.1f} req/s (open loop)")
+            self.echo(f"offered load: {rate:.1f} req/s ({driver_description(s)})")
             run = BenchRun(
                 settings=s.to_dict(),
                 machine=describe_machine(),
@@ -252,10 +318,11 @@ class BenchRunner:
             )
             for round_index in range(1, s.rounds + 1):
                 for config in self.configs:
+                    self._progress_start(f"round {round_index}/{s.rounds} {config.name}")
                     metrics, load = self.measure(config, round_index, rate)
                     run.rounds.append(metrics)
                     run.raw[f"{config.name}/{round_index}"] = load
-                    self.echo(progress_line(metrics, s.rounds))
+                    self._progress_done(progress_line(metrics, s.rounds))
                     if on_progress:
                         on_progress(run)
             run.complete = True
@@ -267,11 +334,20 @@ class BenchRunner:
         return run
 
 
+def driver_description(settings: BenchSettings) -> str:
+    """How the load is driven, as the report and the console name it."""
+    if settings.driver == "open-loop":
+        return "open-loop generator: sends on a fixed seeded schedule"
+    users = f"{settings.users} users" if settings.users else "users = rate x 1 s"
+    return f"Locust, {settings.locustfile_path.name}, {users}, paced to the rate"
+
+
 def progress_line(m: RoundMetrics, rounds: int) -> str:
     """One line per measured round."""
     state = "valid" if m.valid else "INVALID: " + "; ".join(m.invalid_reasons)
     return (
-        f"round {m.round}/{rounds} {m.config:<13} {m.throughput_rps:7.1f} req/s  "
+        f"round {m.round}/{rounds} {m.config:<13} {m.throughput_rps:7.1f} req/s "
+        f"(sent {m.achieved_rate_rps:.1f}/{m.target_rate:.1f} per s)  "
         f"CPU {m.service_cpu_s_per_1k:6.2f} s/1k  mean {m.latency.mean_ms:7.2f} ms  "
         f"p99 {m.latency.p99_ms:7.2f} ms  spans/req {m.spans_per_request:5.2f}  "
         f"loadgen {m.loadgen_core_fraction:4.0%}  other {m.foreign_core_fraction:4.0%}  [{state}]"

@@ -1,8 +1,7 @@
-"""The benchmark's workload: the journeys of :mod:`tracelab.journeys`, their mix, request plans.
+"""The open-loop generator's workload: the journeys of :mod:`tracelab.journeys`, request plans.
 
-``loadtest/locustfile.py`` carries the same journeys and weights (it must be
-a single self-contained file for the Compose and Kubernetes Locust images);
-``tests/bench/test_locustfile.py`` checks that the two agree.
+The Locust driver runs ``loadtest/locustfile.py``, whose tasks are the same
+journeys with the same weights (both read :mod:`tracelab.journeys`).
 """
 
 from __future__ import annotations
@@ -12,14 +11,11 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.db.seed import SEED_USER_COUNT, seed_password, seed_user
-from tracelab.journeys import BAD_TOKEN, JOURNEYS, NOT_FOUND_USER_ID, Journey
+from services.db.accounts import SEED_USER_COUNT, seed_email, seed_password
+from tracelab.journeys import BAD_TOKEN, JOURNEYS, NOT_FOUND_USER_ID, SYNTHETIC_BAGGAGE, Journey
 
-__all__ = ["BAD_TOKEN", "JOURNEYS", "NOT_FOUND_USER_ID", "Journey"]
+__all__ = ["BAD_TOKEN", "JOURNEYS", "NOT_FOUND_USER_ID", "SYNTHETIC_BAGGAGE", "Journey"]
 
-# Every request carries this W3C baggage entry so backends can tell synthetic
-# traffic apart. The frontend only continues it with FRONTEND_TRUST_TRACEPARENT=true.
-SYNTHETIC_BAGGAGE = "synthetic_request=true"
 JOURNEY_NAMES: tuple[str, ...] = tuple(j.name for j in JOURNEYS)
 JOURNEY_WEIGHTS: dict[str, int] = {j.name: j.weight for j in JOURNEYS}
 
@@ -45,7 +41,7 @@ class Request:
 
 def seed_credentials(number: int) -> tuple[str, str]:
     """The email and password of seed user ``number``."""
-    return seed_user(number).email, seed_password(number)
+    return seed_email(number), seed_password(number)
 
 
 def account_numbers(count: int, first: int = 1) -> list[int]:

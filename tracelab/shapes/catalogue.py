@@ -54,3 +54,8 @@ def load_named(name: str) -> Shape:
     if name not in known:
         raise ShapeError(f"no golden shape {name!r}; known: {', '.join(known)}")
     return load_shape(known[name].path)
+
+
+def journey_shape_path(journey_name: str) -> Path:
+    """The golden trace shape of a journey (:mod:`tracelab.journeys`): ``<shapes>/<name>.yaml``."""
+    return shapes_dir() / f"{journey_name}.yaml"

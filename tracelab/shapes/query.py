@@ -26,9 +26,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracelab.shapes.model import Span, Trace
+
+if TYPE_CHECKING:
+    from tracelab.journeys import Journey
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
@@ -368,3 +371,18 @@ class SearchResult:
             "exhaustive": self.exhaustive,
             "notes": list(self.notes),
         }
+
+
+def journey_query(journey: Journey, start: float, end: float, limit: int) -> TraceQuery:
+    """The search for a journey's traces: its root span, answering as the journey does.
+
+    (Profile, bad token and not found share their root span: the status tells them apart.)
+    """
+    return TraceQuery(
+        service="frontend",
+        operation=journey.root,
+        attributes={"http.response.status_code": str(journey.expected_status)},
+        start=start,
+        end=end,
+        limit=limit,
+    )
