@@ -79,7 +79,8 @@ k8s-render:
 
 # Server-side apply: the seed ConfigMap is too large for the annotation that
 # client-side apply keeps. The locustfile ConfigMap comes from
-# loadtest/locustfile.py (Locust waits for it where that file is missing);
+# loadtest/locustfile.py and the journeys it imports (infra/k8s/base/locust.yaml
+# mounts each key at its package path; Locust waits where the file is missing);
 # only dev runs Locust, production has no load generator in its namespace.
 k8s-up: k8s-render
 	$(KUBECTL) apply --server-side --force-conflicts -f $(K8S_RENDER_DIR)/$(K8S_OVERLAY).yaml
@@ -89,7 +90,9 @@ k8s-up: k8s-render
 			--from-literal=TRACELAB_ADMIN_TOKEN=$$($(NEW_TOKEN))
 	@if [ "$(K8S_OVERLAY)" != dev ]; then :; elif [ -f loadtest/locustfile.py ]; then \
 		$(KUBECTL) -n $(K8S_NAMESPACE) create configmap locustfile \
-			--from-file=locustfile.py=loadtest/locustfile.py --dry-run=client -o yaml \
+			--from-file=locustfile.py=loadtest/locustfile.py \
+			--from-file=journeys.py=tracelab/journeys.py \
+			--from-file=accounts.py=services/db/accounts.py --dry-run=client -o yaml \
 		| $(KUBECTL) apply --server-side --force-conflicts -f - ; \
 	else \
 		echo "loadtest/locustfile.py not found: the Locust pods wait for ConfigMap locustfile"; \

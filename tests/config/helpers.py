@@ -567,3 +567,35 @@ def collector_config(docs, workload, container, env: Mapping[str, str]) -> dict[
 
 # Grafana's documented minimum (grafana.com/docs/grafana/v13.2/setup-grafana/installation).
 GRAFANA_MINIMUM = {"memory": 512 * 2**20, "cpu": 1.0}
+
+
+# ------------------------------------------------------------------- Locust
+LOCUSTFILE = Path("loadtest/locustfile.py")
+FIRST_PARTY = ("tracelab", "services")
+
+
+def locust_files() -> set[Path]:
+    """The repo files the Locust containers need: the locustfile and what it imports of ours.
+
+    Followed import by import from loadtest/locustfile.py, so a new import in
+    the journeys' definition shows up here (and must be mounted).
+    """
+    import ast
+
+    needed: set[Path] = set()
+    todo = [LOCUSTFILE]
+    while todo:
+        path = todo.pop()
+        if path in needed:
+            continue
+        needed.add(path)
+        for node in ast.walk(ast.parse((ROOT / path).read_text())):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            todo += [
+                Path(*name.split(".")).with_suffix(".py")
+                for name in names
+                if name.split(".")[0] in FIRST_PARTY
+            ]
+    return needed

@@ -22,6 +22,7 @@ from tests.config.helpers import (
     CONSOLE_PORT,
     DASHBOARDS_DIR,
     GRAFANA_MINIMUM,
+    LOCUSTFILE,
     PROMETHEUS_CONFIG,
     ROOT,
     SERVICE_PORTS,
@@ -40,6 +41,7 @@ from tests.config.helpers import (
     jaeger_monitor_prometheus,
     listeners,
     load_expanded,
+    locust_files,
     memory_limiter_mib,
     named_volumes,
     otel_env_references,
@@ -535,25 +537,30 @@ def test_every_bind_mount_source_exists_and_is_read_only():
     for name, service in services().items():
         for source, target, read_only in bind_mounts(service):
             assert read_only, f"{name}: mount {source} read-only"
-            if source == ROOT / "loadtest":
-                continue  # issue 4's locustfile: test_locust_runs_the_project_locustfile
             assert source.exists(), f"{name} mounts missing {source} at {target}"
             assert source.is_relative_to(ROOT), f"{name} mounts {source} from outside the repo"
 
 
-@pytest.mark.xfail(
-    not (ROOT / "loadtest" / "locustfile.py").is_file(),
-    reason="loadtest/locustfile.py arrives with issue 4 (Locust and the overhead benchmark)",
-    strict=True,
-)
-def test_locust_runs_the_project_locustfile():
+def test_locust_runs_the_project_locustfile_with_the_journeys_it_imports():
+    """The official Locust image gets the locustfile and each module of ours it imports.
+
+    Each is mounted at its package path under PYTHONPATH (``tracelab/journeys.py``
+    at ``$PYTHONPATH/tracelab/journeys.py``), so the locustfile's imports work.
+    """
     locust = services()["locust"]
-    (mount,) = bind_mounts(locust)
-    assert mount[0] == ROOT / "loadtest"
+    pythonpath = env_of(locust)["PYTHONPATH"]
+    mounted = {}
+    for source, target, _ in bind_mounts(locust):
+        assert target.startswith(pythonpath + "/"), target
+        relative = Path(target).relative_to(pythonpath)
+        files = [source] if source.is_file() else list(source.rglob("*.py"))
+        for file in files:
+            mounted[relative / file.relative_to(source) if source.is_dir() else relative] = file
+    for needed in locust_files():
+        assert mounted.get(needed) == ROOT / needed, f"{needed} is not mounted for Locust"
     command = locust["command"]
-    path = command[command.index("-f") + 1]
-    assert path.startswith(mount[1] + "/")
-    assert (ROOT / "loadtest" / Path(path).relative_to(mount[1])).is_file()
+    path = Path(command[command.index("-f") + 1])
+    assert mounted[path.relative_to(pythonpath)] == ROOT / LOCUSTFILE
 
 
 @pytest.mark.parametrize("name", sorted(SHARED_CONFIGS))

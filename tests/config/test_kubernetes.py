@@ -24,6 +24,7 @@ from tests.config.helpers import (
     K8S_BASE,
     K8S_DIR,
     KUBERNETES_VERSION,
+    LOCUSTFILE,
     OVERLAY_DIRS,
     OVERLAYS,
     PROMETHEUS_CONFIG,
@@ -47,6 +48,7 @@ from tests.config.helpers import (
     kustomize,
     listeners,
     load_expanded,
+    locust_files,
     memory_limiter_mib,
     pod_labels,
     pod_spec,
@@ -60,7 +62,7 @@ from tests.config.helpers import (
 NAMESPACE = "tracelab"
 PRODUCTION = ROOT / "infra" / "k8s" / "overlays" / "production"
 # Objects the manifests reference but do not create, on purpose:
-#   locustfile: loadtest/locustfile.py, loaded by `make k8s-up`;
+#   locustfile: loadtest/locustfile.py and the journeys it imports, loaded by `make k8s-up`;
 #   production secrets: created by whoever runs the cluster (docs/deploy.md).
 # Made by `make k8s-up` (mk/deploy.mk), never committed: the locustfile and
 # the admin token; production's own credentials come from its operators.
@@ -488,6 +490,28 @@ def test_locust_master_and_workers_run_in_dev():
     assert 5557 in service_ports(docs, "locust-master")
     assert "--host=http://frontend:8080" in master["args"]
     assert workloads(docs)["Deployment/locust-worker"]["spec"]["replicas"] == 1
+
+
+def test_locust_mounts_the_locustfile_and_the_journeys_it_imports():
+    """The ConfigMap's keys land at their package paths under PYTHONPATH; k8s-up fills them."""
+    docs = render_overlay("dev")
+    recipe = dict(
+        re.findall(r"--from-file=([\w.]+)=([\w./]+)", (ROOT / "mk" / "deploy.mk").read_text())
+    )
+    for kind_name in ("Deployment/locust-master", "Deployment/locust-worker"):
+        container = the_container(docs, kind_name)
+        pythonpath = container_env(container)["PYTHONPATH"]
+        (mount,) = container["volumeMounts"]
+        assert mount["mountPath"] == pythonpath and mount["readOnly"] is True
+        volumes = {v["name"]: v for v in pod_spec(workloads(docs)[kind_name])["volumes"]}
+        config_map = volumes[mount["name"]]["configMap"]
+        assert config_map["name"] == "locustfile"
+        files = {Path(item["path"]): item["key"] for item in config_map["items"]}
+        assert set(files) == locust_files(), kind_name
+        for path, key in files.items():
+            assert Path(recipe[key]) == path, f"k8s-up loads {key} from {recipe[key]}, not {path}"
+        (locustfile,) = [a.split("=", 1)[1] for a in container["args"] if "--locustfile=" in a]
+        assert Path(locustfile).relative_to(pythonpath) == LOCUSTFILE
 
 
 def test_no_load_generator_in_the_production_namespace():
