@@ -8,7 +8,10 @@
 #                      LOAD_SPAWN_RATE, LOAD_TIME override the profile.
 #   make load-ui       Locust's web UI on http://127.0.0.1:$(LOAD_UI_PORT)
 #   make bench         per-span microbenchmark + the full overhead benchmark
-#                      (5 configurations x 5 rounds x 30 s: about 25 minutes)
+#                      (5 configurations x 5 rounds x 30 s: about 25 minutes),
+#                      its load driven by Locust from loadtest/locustfile.py
+#                      (BENCH_ARGS='--driver open-loop' for the open-loop generator,
+#                      '--locustfile PATH' for your own workload)
 #   make bench-quick   the overhead benchmark, short (3 rounds x 8 s: a few minutes)
 #   make bench-micro   only the per-span microbenchmark (pytest-benchmark)
 #   make test-bench    the benchmark's tests: unit tests, a smoke run against a

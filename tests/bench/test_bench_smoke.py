@@ -67,6 +67,9 @@ def test_every_configuration_and_round_is_reported(smoke):
     assert document["probe"]["capacity_rps"] > 0
     assert document["target_rate"] == pytest.approx(document["probe"]["capacity_rps"] / 2, abs=0.1)
     assert json.loads((out / "bench.json").read_text()) == document
+    # Locust drove the load (the default), and it says how.
+    assert document["settings"]["driver"] == "locust"
+    assert document["settings"]["locustfile"] == str(ROOT / "loadtest" / "locustfile.py")
 
 
 def test_round_values_are_well_formed(smoke):
@@ -74,6 +77,7 @@ def test_round_values_are_well_formed(smoke):
     for r in document["rounds"]:
         assert r["requests"] > 0 and r["answered"] > 0
         assert r["throughput_rps"] > 0
+        assert r["planned_in_window"] > 0 and r["achieved_rate_rps"] > 0
         lat = r["latency"]
         assert 0 < lat["p50_ms"] <= lat["p95_ms"] <= lat["p99_ms"] <= lat["max_ms"]
         assert lat["mean_ms"] > 0 and math.isfinite(lat["mean_ms"])
@@ -96,6 +100,7 @@ def test_the_tracing_configuration_changes_what_is_exported(smoke):
 def test_markdown_report_and_plots_exist(smoke):
     out, _, _ = smoke
     md = (out / "report.md").read_text()
+    assert "intended send time" in md  # the coordinated-omission correction is stated
     for name in CONFIGS:
         assert name in md
     for png in ("overhead.png", "latency.png", "rounds.png"):

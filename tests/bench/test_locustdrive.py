@@ -128,3 +128,37 @@ def test_a_users_own_locustfile_is_paced_and_a_stall_is_charged_to_latency(tmp_p
     assert latency[late].min() > 200_000
     assert service[late].max() < 100_000
     assert np.percentile(latency, 90) > 5 * np.percentile(service, 90)
+
+
+def test_bench_settings_hand_the_driver_and_a_users_locustfile_to_the_load(tmp_path):
+    from types import SimpleNamespace
+
+    from tracelab.bench.runner import BenchRunner, BenchSettings
+
+    mine = tmp_path / "mine.py"
+    mine.write_text(textwrap.dedent(USER_LOCUSTFILE))
+    settings = BenchSettings(
+        root=repo_root(), out_dir=tmp_path, run_dir=tmp_path / "run", locustfile=mine, users=7,
+        configs=["off", "ratio-1pct"], rounds=2, probe_concurrency=(8, 32),
+    )  # fmt: skip
+    runner = BenchRunner(settings)
+    spec = runner._spec(SimpleNamespace(frontend_url="http://127.0.0.1:1"), [], rate=5.0)
+    assert (spec.driver, spec.locustfile, spec.users) == ("locust", str(mine), 7)
+    assert settings.to_dict()["locustfile"] == str(mine)
+    # Progress: the two probe levels, then 2 rounds of 2 configurations.
+    assert len(runner.phase_weights()) == 2 + 2 * 2
+    default = BenchSettings(root=repo_root(), out_dir=tmp_path, run_dir=tmp_path / "run")
+    assert default.driver == "locust"
+    assert default.locustfile_path == repo_root() / "loadtest" / "locustfile.py"
+
+
+def test_a_locustfile_needs_the_locust_driver(tmp_path):
+    from click.testing import CliRunner
+
+    from tracelab.bench.cli import bench
+
+    mine = tmp_path / "mine.py"
+    mine.write_text("")
+    result = CliRunner().invoke(bench, ["--driver", "open-loop", "--locustfile", str(mine)])
+    assert result.exit_code == 2
+    assert "needs --driver locust" in result.output

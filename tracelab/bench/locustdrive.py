@@ -35,10 +35,13 @@ omission), and both the rate and the percentiles flatter the system. So:
   The uncorrected time from the actual send is kept as service time, and the
   lateness as send lag (a round whose p99 lag passes 20 ms is invalid).
 
-The open-loop generator (``--driver open-loop``) stays for figures that need
-no closed-loop users at all (sends on a precomputed schedule whatever the
-answers do); with the corrections above both give the same latencies within
-their intervals on this stack (docs/benchmark.md, "The driver").
+Why this and not only the open-loop generator: Locust is what the lab's
+users benchmark with, and ``--locustfile`` lets them measure their own
+workload; with pacing and the correction its figures are the open-loop
+ones' (a fixed offered rate, every request timed from when it was due).
+The open-loop generator (``--driver open-loop``: sends on a precomputed
+schedule whatever the answers do, no users at all) stays as the reference
+for latency percentiles.
 """
 
 from __future__ import annotations
