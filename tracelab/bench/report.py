@@ -365,9 +365,9 @@ def driver_statement(settings: dict[str, Any]) -> str:
             "Poisson schedule whatever the answers do; latency from each request's scheduled "
             "send time, so a late send counts against the system (no coordinated omission)"
         )
-    users = settings.get("users") or f"rate x {settings.get('pace_period_s', 1.0):g} s of"
+    users = settings.get("users") or f"rate x {settings.get('pace_period_s', 1.0):g} s"
     return (
-        f"Locust in library mode with `{settings.get('locustfile')}`, {users} users paced to "
+        f"Locust in library mode with `{settings.get('locustfile')}`, users: {users}, paced to "
         "the rate (each user's tasks on a fixed schedule, seeded random phases). Coordinated "
         "omission: latency is measured from each request's intended send time (its task's "
         "intended start plus its place in the task), so a user that starts late is charged "

@@ -322,7 +322,7 @@ class BenchRunner:
                     metrics, load = self.measure(config, round_index, rate)
                     run.rounds.append(metrics)
                     run.raw[f"{config.name}/{round_index}"] = load
-                    self._progress_done(progress_line(metrics, s.rounds))
+                    self._progress_done(progress_line(metrics))
                     if on_progress:
                         on_progress(run)
             run.complete = True
@@ -342,15 +342,14 @@ def driver_description(settings: BenchSettings) -> str:
     return f"Locust, {settings.locustfile_path.name}, {users}, paced to the rate"
 
 
-def progress_line(m: RoundMetrics, rounds: int) -> str:
-    """One line per measured round."""
+def progress_line(m: RoundMetrics) -> str:
+    """A measured round's figures (the progress line before it names the round)."""
     state = "valid" if m.valid else "INVALID: " + "; ".join(m.invalid_reasons)
     return (
-        f"round {m.round}/{rounds} {m.config:<13} {m.throughput_rps:7.1f} req/s "
-        f"(sent {m.achieved_rate_rps:.1f}/{m.target_rate:.1f} per s)  "
-        f"CPU {m.service_cpu_s_per_1k:6.2f} s/1k  mean {m.latency.mean_ms:7.2f} ms  "
-        f"p99 {m.latency.p99_ms:7.2f} ms  spans/req {m.spans_per_request:5.2f}  "
-        f"loadgen {m.loadgen_core_fraction:4.0%}  other {m.foreign_core_fraction:4.0%}  [{state}]"
+        f"{m.throughput_rps:.1f} req/s (sent {m.achieved_rate_rps:.1f}/{m.target_rate:.1f} per s)  "
+        f"CPU {m.service_cpu_s_per_1k:.2f} s/1k  mean {m.latency.mean_ms:.2f} ms  "
+        f"p99 {m.latency.p99_ms:.2f} ms  spans/req {m.spans_per_request:.2f}  "
+        f"loadgen {m.loadgen_core_fraction:.0%}  other {m.foreign_core_fraction:.0%}  [{state}]"
     )
 
 
