@@ -90,7 +90,7 @@ def _report_again(result_dir: Path) -> None:
     show_default=True,
     help="Comma-separated configurations (tracing-off is always included).",
 )
-@click.option("--accounts", default=20, show_default=True, help="Seed users logged in for load.")
+@click.option("--accounts", default=20, show_default=True, help="Open-loop accounts.")
 @click.option("--seed", default=4242, show_default=True, help="Base seed of the request plans.")
 @click.option("--env", "env", multiple=True, help="KEY=VALUE for every configuration's services.")
 @click.option(
