@@ -63,22 +63,27 @@ def test_expired_token_is_an_error_on_the_step_only(client, spans):
     assert_no_secret(spans.all(), token)
 
 
+# Factories, not tokens: a token made at collection time would expire before
+# the test runs in a long suite and fail for the wrong reason.
 @pytest.mark.parametrize(
-    "token",
+    "make_token",
     [
-        "not-a-real-token",
-        "a.b.c",
-        jwt.encode(
+        lambda: "not-a-real-token",
+        lambda: "a.b.c",
+        lambda: jwt.encode(
             {"sub": "7", "exp": int(time.time()) + 60}, "another-secret-that-is-32-bytes-long"
         ),
-        _token(jti=None),
-        _token(sub="abc"),
-        _token(sub="0"),
-        jwt.encode({"sub": "7", "iat": 1, "exp": 2**40, "jti": "x"}, SECRET, algorithm="HS512"),
+        lambda: _token(jti=None),
+        lambda: _token(sub="abc"),
+        lambda: _token(sub="0"),
+        lambda: jwt.encode(
+            {"sub": "7", "iat": 1, "exp": 2**40, "jti": "x"}, SECRET, algorithm="HS512"
+        ),
     ],
     ids=["garbage", "three-dots", "forged", "no-jti", "non-numeric-sub", "zero-sub", "hs512"],
 )
-def test_bad_tokens_are_invalid(client, spans, token):
+def test_bad_tokens_are_invalid(client, spans, make_token):
+    token = make_token()
     response = _verify(client, token)
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "invalid_token"
