@@ -22,6 +22,7 @@ from services.common import (
     faults,
     gthread_admission,
     health,
+    launch,
     telemetry,
 )
 from services.common.config import ServiceSettings
@@ -64,9 +65,12 @@ def create_flask_app(
         _register_access_log(app)
     app.after_request(_close_after_unread_body)
     untraced = (*exclusions.UNTRACED, *untraced_paths)
-    FlaskInstrumentor().instrument_app(
-        app, excluded_urls=exclusions.for_urls(untraced), enable_commenter=False
-    )
+    if not launch.zero_code():
+        # Zero-code: opentelemetry-instrument made every Flask app traced, with
+        # OTEL_PYTHON_FLASK_EXCLUDED_URLS (launch.instrumentation_defaults).
+        FlaskInstrumentor().instrument_app(
+            app, excluded_urls=exclusions.for_urls(untraced), enable_commenter=False
+        )
     # After the instrumentation's own hook: the server span exists by then.
     plumbing = re.compile("|".join(f"(?:{pattern})" for pattern in untraced))
     app.before_request(_admission_hook(settings, plumbing, trust_budget_header=not edge))
