@@ -48,7 +48,9 @@ def create_flask_app(
     It also mounts the admin API (``services.common.admin``), except at the
     ``edge``: the public frontend does not serve it. Health probes, the admin
     API and ``untraced_paths`` (regexes of the path, from its start) make no
-    spans. Every other request gets its budget and passes admission
+    spans (``untraced_paths`` only with programmatic instrumentation: under
+    ``TRACELAB_INSTRUMENTATION=zero-code`` the exclusions are the process's
+    ``OTEL_PYTHON_FLASK_EXCLUDED_URLS``). Every other request gets its budget and passes admission
     (``_admission_hook``); at the ``edge`` the caller's budget header is
     ignored and the budget is ``settings.request_budget_s``.
     """

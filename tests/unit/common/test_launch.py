@@ -94,3 +94,36 @@ def test_the_resource_detector_gives_the_lab_attributes(monkeypatch):
     assert attributes["tracelab.span_processor"] == "batch"
     built = telemetry.build_resource("gateway", attributes["service.version"], "bench").attributes
     assert {k: built[k] for k in attributes} == dict(attributes)
+
+
+def test_zero_code_counts_the_spans_a_full_queue_drops():
+    """Under opentelemetry-instrument the SDK's drop count reaches the loss log line."""
+    script = (
+        "import time; from opentelemetry import trace\n"
+        "tracer = trace.get_tracer('t')\n"
+        "for _ in range(50): tracer.start_span('s').end()\n"
+        "time.sleep(1.5)\n"
+    )
+    environ = {
+        "PATH": "/usr/bin:/bin",
+        launch.MODE_VAR: "zero-code",
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_METRICS_EXPORTER": "tracelab_span_loss",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_BSP_MAX_QUEUE_SIZE": "2",
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2",
+        "OTEL_BSP_SCHEDULE_DELAY": "60000",
+        "TRACELAB_SPAN_LOSS_LOG_INTERVAL_S": "0.5",
+    }
+    argv, env = launch.command("gateway", environ)
+    result = subprocess.run(
+        [argv[0], sys.executable, "-c", script],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "spans lost in the last 0.5 s:" in result.stderr
+    assert "(export queue full" in result.stderr
