@@ -90,5 +90,8 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=5 \
     CMD ["python", "-c", "import os, urllib.request; d = dict(frontend=8080, gateway=8081, auth=8082, user=8083, db=8084, console=8090); p = os.environ.get('PORT') or os.environ.get('TRACELAB_CONSOLE_PORT') or d[os.environ['SERVICE']]; urllib.request.urlopen(f'http://127.0.0.1:{p}/readyz', timeout=2)"]
 
 # exec: the service becomes PID 1 and gets SIGTERM directly. SERVICE=console
-# runs the lab's console (tracelab/console) instead of a demo service.
-CMD ["/bin/sh", "-c", "if [ \"$SERVICE\" = console ]; then exec python -m tracelab.console; else exec python -m \"services.${SERVICE}\"; fi"]
+# runs the lab's console (tracelab/console) instead of a demo service. A demo
+# service starts through services.common.launch, as in the local stack: it
+# execs `python -m services.$SERVICE`, under opentelemetry-instrument when
+# TRACELAB_INSTRUMENTATION=zero-code.
+CMD ["/bin/sh", "-c", "if [ \"$SERVICE\" = console ]; then exec python -m tracelab.console; else exec python -m services.common.launch \"${SERVICE}\"; fi"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -12,20 +11,13 @@ from aiohttp import web
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from services.common import admin, admission, deadline, exclusions, faults, health, telemetry
+from services.common import admin, admission, deadline, faults, health, telemetry
 from services.common.config import ServiceSettings
 from services.common.errors import ApiError, error_body, status_code_name
 from services.common.logs import access_log_enabled, log_access
 from services.common.validation import parse_json_object
 
 log = logging.getLogger(__name__)
-
-# The aiohttp server instrumentation reads its exclusions when it is
-# instrumented (telemetry.init), after this module is imported by every
-# aiohttp service.
-os.environ.setdefault(
-    "OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", exclusions.for_paths(exclusions.UNTRACED)
-)
 
 AsyncReadinessChecks = Callable[[], Awaitable[Mapping[str, bool]]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -22,6 +22,7 @@ from services.common import (
     faults,
     gthread_admission,
     health,
+    launch,
     telemetry,
 )
 from services.common.config import ServiceSettings
@@ -47,7 +48,9 @@ def create_flask_app(
     It also mounts the admin API (``services.common.admin``), except at the
     ``edge``: the public frontend does not serve it. Health probes, the admin
     API and ``untraced_paths`` (regexes of the path, from its start) make no
-    spans. Every other request gets its budget and passes admission
+    spans (``untraced_paths`` only with programmatic instrumentation: under
+    ``TRACELAB_INSTRUMENTATION=zero-code`` the exclusions are the process's
+    ``OTEL_PYTHON_FLASK_EXCLUDED_URLS``). Every other request gets its budget and passes admission
     (``_admission_hook``); at the ``edge`` the caller's budget header is
     ignored and the budget is ``settings.request_budget_s``.
     """
@@ -64,9 +67,12 @@ def create_flask_app(
         _register_access_log(app)
     app.after_request(_close_after_unread_body)
     untraced = (*exclusions.UNTRACED, *untraced_paths)
-    FlaskInstrumentor().instrument_app(
-        app, excluded_urls=exclusions.for_urls(untraced), enable_commenter=False
-    )
+    if not launch.zero_code():
+        # Zero-code: opentelemetry-instrument made every Flask app traced, with
+        # OTEL_PYTHON_FLASK_EXCLUDED_URLS (launch.instrumentation_defaults).
+        FlaskInstrumentor().instrument_app(
+            app, excluded_urls=exclusions.for_urls(untraced), enable_commenter=False
+        )
     # After the instrumentation's own hook: the server span exists by then.
     plumbing = re.compile("|".join(f"(?:{pattern})" for pattern in untraced))
     app.before_request(_admission_hook(settings, plumbing, trust_budget_header=not edge))

@@ -268,6 +268,21 @@ class LossLog(MetricExporter):
         """Nothing to release."""
 
 
+class LossLogReader(PeriodicExportingMetricReader):
+    """Reads the counts into :class:`LossLog` every ``TRACELAB_SPAN_LOSS_LOG_INTERVAL_S`` seconds.
+
+    Also the ``tracelab_span_loss`` entry point of ``opentelemetry_metrics_exporter``:
+    under ``opentelemetry-instrument`` (``TRACELAB_INSTRUMENTATION=zero-code``)
+    the SDK's configurator builds it from ``OTEL_METRICS_EXPORTER`` into the
+    global meter provider, where the SDK's batch processors count their drops.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        interval_s = _positive_float(env, LOG_INTERVAL_VAR, DEFAULT_LOG_INTERVAL_S)
+        super().__init__(LossLog(interval_s), export_interval_millis=interval_s * 1000)
+
+
 class CountingExporter:
     """Wraps a span or log record exporter and counts its exports and items by outcome.
 
@@ -359,11 +374,7 @@ def build_meter_provider(
     apart in the collector.
     """
     env = os.environ if environ is None else environ
-    interval_s = _positive_float(env, LOG_INTERVAL_VAR, DEFAULT_LOG_INTERVAL_S)
-    log_reader = PeriodicExportingMetricReader(
-        LossLog(interval_s), export_interval_millis=interval_s * 1000
-    )
-    readers: list[MetricReader] = [log_reader]
+    readers: list[MetricReader] = [LossLogReader(env)]
     exporter = otlp_metric_exporter(env)
     if exporter is not None:
         export_ms = _positive_float(

@@ -6,6 +6,36 @@ Everything is driven by the standard ``OTEL_*`` environment variables:
 ``OTEL_BLRP_*``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_SERVICE_NAME``. Call
 :func:`init` once per process, after any fork (gunicorn runs it in each
 worker) and after ``logs.configure_logging``, before the app handles requests.
+
+``TRACELAB_INSTRUMENTATION=zero-code`` (:mod:`services.common.launch`) runs
+the service under ``opentelemetry-instrument``: the distro's configurator has
+built the tracer, meter and logger providers from the same ``OTEL_*``
+variables and instrumented every installed instrumentation library before
+this module is imported, so :func:`init` builds no provider and instruments
+nothing. It still does what only the lab does: the business spans stay
+manual (:func:`tracer`), the samplers are the same ``opentelemetry_traces_sampler``
+entry points (the configurator loads them by ``OTEL_TRACES_SAMPLER``), the
+resource gets the lab's attributes through the ``tracelab`` resource detector
+(:class:`services.common.resource.TracelabResourceDetector`), health and admin URLs are excluded
+through ``OTEL_PYTHON_*_EXCLUDED_URLS``, log lines carry trace ids (the
+JSON formatter reads the active span) and, with log export on, the lab's
+filtered log handler is attached to the configurator's logger provider.
+What zero-code does differently:
+
+- lost spans: the SDK's batch processor counts its queue-full drops into the
+  global meter provider, read by ``span_loss.LossLogReader`` (the loss log
+  line and the OTLP metric), but failed exports are not counted (the
+  configurator builds the exporter; nothing wraps it in
+  ``span_loss.CountingExporter``), and ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED``
+  is on for the whole process, so the SDK also counts every span started;
+- the instrumentations report their HTTP metrics to the global meter
+  provider (programmatic: a no-op meter);
+- the exporter is whatever ``OTEL_TRACES_EXPORTER`` names through the
+  ``opentelemetry_traces_exporter`` entry points (``otlp``: the stock
+  OTLP/HTTP exporter), not :func:`build_exporter`, and
+  ``TRACELAB_SPAN_PROCESSOR=simple`` is not available (the configurator
+  always builds a batch processor);
+- ``tracelab.span_processor`` is still set on the resource (``batch``).
 """
 
 from __future__ import annotations
@@ -16,7 +46,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from opentelemetry import propagate, trace
-from opentelemetry._logs import set_logger_provider
+from opentelemetry._logs import get_logger_provider, set_logger_provider
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.propagators.composite import CompositePropagator
@@ -27,14 +57,23 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from services.common import log_export, span_loss
-from services.common.config import OTLP_ENCODER_VAR, OTLP_PROTOCOLS, env_bool, otlp_protocol
-from services.common.sampling import PROBABILITY_ATTRIBUTE, configured_probability
+from services.common import launch, log_export, span_loss
+from services.common import resource as resource_module
+from services.common.config import (
+    OTLP_ENCODER_VAR,
+    OTLP_PROTOCOLS,
+    ConfigError,
+    env_bool,
+    otlp_protocol,
+)
+
+# Re-exported: the doctor and the tests read the processor switch from here.
+from services.common.resource import PROCESSOR_ATTRIBUTE as PROCESSOR_ATTRIBUTE
+from services.common.resource import PROCESSOR_VAR as PROCESSOR_VAR
+from services.common.resource import PROCESSORS as PROCESSORS
+from services.common.resource import span_processor_kind
 
 log = logging.getLogger(__name__)
-
-# Health probes run every few seconds; their spans would drown the real traffic.
-DEFAULT_EXCLUDED_URLS = "/healthz,/readyz"
 
 
 @dataclass
@@ -78,22 +117,7 @@ class HashOnceResource(Resource):
 
 def build_resource(service_name: str, service_version: str, environment: str) -> Resource:
     """The service's resource; ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES`` win."""
-    attributes = {
-        "service.version": service_version,
-        # deployment.environment is what DESIGN.md names; semconv 1.27+ renamed it
-        # deployment.environment.name, and backends read one or the other.
-        "deployment.environment": environment,
-        "deployment.environment.name": environment,
-    }
-    # What the service samples with: a reader of span counts (the console's
-    # service map) weights each sampled span by it where no tracestate says.
-    probability = configured_probability(
-        os.environ.get("OTEL_TRACES_SAMPLER"), os.environ.get("OTEL_TRACES_SAMPLER_ARG")
-    )
-    if probability is not None:
-        attributes[PROBABILITY_ATTRIBUTE] = probability
-    # Which span processor exports: `tracelab doctor` reads it from the spans.
-    attributes[PROCESSOR_ATTRIBUTE] = span_processor_kind()
+    attributes = resource_module.lab_resource_attributes(service_version, environment)
     resource = Resource.create(attributes)
     if not os.environ.get("OTEL_SERVICE_NAME"):
         resource = resource.merge(Resource({"service.name": service_name}))
@@ -102,25 +126,11 @@ def build_resource(service_name: str, service_version: str, environment: str) ->
 
 ENCODER_VAR = OTLP_ENCODER_VAR
 PROTOCOLS = OTLP_PROTOCOLS
-# batch (the default) or simple: the SDK's SimpleSpanProcessor exports each
-# span as it ends, on the request's thread (for the lab's doctor exercise).
-PROCESSOR_VAR = "TRACELAB_SPAN_PROCESSOR"
-PROCESSORS = ("batch", "simple")
-PROCESSOR_ATTRIBUTE = "tracelab.span_processor"
 
 
 def exporter_protocol(environ: Mapping[str, str] | None = None) -> str:
     """The protocol the span exporter speaks (``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL``)."""
     return otlp_protocol("TRACES", environ)
-
-
-def span_processor_kind(environ: Mapping[str, str] | None = None) -> str:
-    """``TRACELAB_SPAN_PROCESSOR`` (``batch`` or ``simple``; default ``batch``)."""
-    env = os.environ if environ is None else environ
-    kind = env.get(PROCESSOR_VAR, "").strip().lower() or "batch"
-    if kind not in PROCESSORS:
-        raise ValueError(f"{PROCESSOR_VAR} {kind!r} is not one of {', '.join(PROCESSORS)}")
-    return kind
 
 
 def build_exporter() -> SpanExporter:
@@ -181,24 +191,13 @@ def instrument_libraries() -> None:
         psycopg.instrument(enable_commenter=False, capture_parameters=False)
 
 
-# The export settings for a collector outage, chosen in docs/telemetry.md
-# (queue size for the lab's capacity, an export timeout that outlasts a
-# paused collector, for log records as for spans); the standard variables,
-# set in the environment, win.
-EXPORT_DEFAULTS = {
-    "OTEL_BSP_MAX_QUEUE_SIZE": "16384",
-    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "512",
-    "OTEL_BSP_SCHEDULE_DELAY": "5000",
-    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "90",
-    "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT": "90",
-}
+# The export settings for a collector outage; the standard variables, set in
+# the environment, win.
+EXPORT_DEFAULTS = launch.EXPORT_DEFAULTS
 
 
 def _set_instrumentation_defaults() -> None:
-    # Opt in to the stable HTTP semantic conventions (http.request.method, ...).
-    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
-    os.environ.setdefault("OTEL_PYTHON_EXCLUDED_URLS", DEFAULT_EXCLUDED_URLS)
-    for name, value in EXPORT_DEFAULTS.items():
+    for name, value in launch.instrumentation_defaults().items():
         os.environ.setdefault(name, value)
 
 
@@ -285,6 +284,9 @@ def init(
     if _state is not None and _state.pid == os.getpid():
         return _state
     set_propagators()
+    if launch.zero_code():
+        _state = _adopt_zero_code(service_name, log_processor)
+        return _state
     provider: TracerProvider | None = None
     meters: MeterProvider | None = None
     logs: LoggerProvider | None = None
@@ -312,6 +314,25 @@ def init(
         service_name=service_name, provider=provider, pid=os.getpid(), meters=meters, logs=logs
     )
     return _state
+
+
+def _adopt_zero_code(service_name: str, log_processor: LogRecordProcessor | None) -> TelemetryState:
+    """The providers ``opentelemetry-instrument`` set up, plus the lab's log handler."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        raise ConfigError(
+            f"{launch.MODE_VAR}={launch.ZERO_CODE} but {service_name} has no SDK tracer "
+            f"provider: it was not started under {launch.INSTRUMENT} (start it with `python -m "
+            f"services.common.launch {service_name}`) or its configurator failed (see above)"
+        )
+    logs: LoggerProvider | None = None
+    global_logs = get_logger_provider()
+    if isinstance(global_logs, LoggerProvider) and (log_processor or log_export.enabled()):
+        logs = global_logs
+        if log_processor is not None:
+            logs.add_log_record_processor(log_processor)
+        log_export.attach(logs)
+    return TelemetryState(service_name=service_name, provider=provider, pid=os.getpid(), logs=logs)
 
 
 def shutdown() -> None:

@@ -17,6 +17,7 @@ import check_jsonschema
 import pytest
 import yaml
 
+from services.common import launch
 from tests.config.helpers import (
     COMPOSE_FILE,
     CONSOLE_PORT,
@@ -645,3 +646,11 @@ def test_collector_refuses_spans_only_near_its_memory_limit(mode):
     if mode == "compose":
         container = compose_bytes(service["deploy"]["resources"]["limits"]["memory"])
         assert limit * 2**20 < container, "the limiter must act before the OOM killer"
+
+
+def test_every_service_gets_the_instrumentation_switch_the_launcher_reads():
+    """``TRACELAB_INSTRUMENTATION`` from .env (programmatic) reaches each of the five."""
+    for name in SERVICE_PORTS:
+        value = env_of(services()[name])[launch.MODE_VAR]
+        assert launch.mode({launch.MODE_VAR: value}) == launch.PROGRAMMATIC
+    assert "${" + launch.MODE_VAR + "}" in compose_raw()["x-service-env"][launch.MODE_VAR]

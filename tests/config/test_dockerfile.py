@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from services.common import launch
 from tests.config.helpers import (
     CONSOLE_PORT,
     DOCKERFILE,
@@ -21,6 +22,7 @@ from tests.config.helpers import (
     instructions,
     python_module,
     readiness_path,
+    stack,
 )
 
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -181,7 +183,7 @@ def test_runtime_is_slim_and_unprivileged():
     env = " ".join(rest for word, rest in runtime if word == "ENV")
     assert "BIND_HOST=0.0.0.0" in env
     (cmd,) = [rest for word, rest in runtime if word == "CMD"]
-    assert "services.${SERVICE}" in cmd and "exec python -m" in cmd
+    assert "exec python -m services.common.launch" in json.loads(cmd)[-1]
     assert "exec python -m tracelab.console" in cmd  # SERVICE=console
 
 
@@ -214,10 +216,16 @@ def test_the_image_runs_the_modules_the_local_stack_runs():
     (cmd,) = [rest for word, rest in instructions() if word == "CMD"]
     script = json.loads(cmd)[-1]
     assert f"exec python -m {python_module('console')};" in script
-    assert 'exec python -m "services.${SERVICE}"' in script
+    assert 'exec python -m services.common.launch "${SERVICE}"' in script
     assert {python_module(name) for name in SERVICE_PORTS} == {
         f"services.{name}" for name in SERVICE_PORTS
     }
+    # The launcher and the local stack build the service's command in one place.
+    for name in SERVICE_PORTS:
+        assert stack.BY_NAME[name].command.service == name
+        for mode in launch.MODES:
+            argv, _ = launch.command(name, {launch.MODE_VAR: mode})
+            assert argv[-2:] == ["-m", python_module(name)]
 
 
 def test_compose_runs_every_service_from_this_one_image():

@@ -14,6 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from services.common import launch
 from tests.config.helpers import (
     CONSOLE_PORT,
     DASHBOARD_PROVIDERS_FILE,
@@ -836,3 +837,16 @@ def test_a_tempo_rollout_costs_no_span(overlay):
     assert exporting, "no collector exports to Tempo"
     guide = (ROOT / "docs" / "deploy.md").read_text()
     assert "Tempo distributed" in guide and "ReadWriteOnce" in guide
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_gets_the_instrumentation_switch_the_launcher_reads(overlay):
+    docs = render_overlay(overlay)
+    value = configmap_for(docs, "tracelab-service-env")["data"][launch.MODE_VAR]
+    assert launch.mode({launch.MODE_VAR: value}) == launch.PROGRAMMATIC
+    for name in SERVICE_PORTS:
+        refs = the_container(docs, f"Deployment/{name}")["envFrom"]
+        assert any(
+            ref.get("configMapRef", {}).get("name", "").startswith("tracelab-service-env")
+            for ref in refs
+        )

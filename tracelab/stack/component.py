@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from services.common import launch
 from tracelab.stack.checks import Check, HttpCheck, PostgresCheck, TcpCheck
 from tracelab.stack.paths import tools_bin
 from tracelab.stack.ports import LOCALHOST
@@ -150,9 +151,14 @@ class PythonModule:
     what: str
     hint: str = ""
 
-    def argv(self, site: Site) -> list[str]:
-        """The command line."""
-        return [sys.executable, "-m", self.module]
+    # A demo service: started by services.common.launch (either instrumentation mode).
+    service: str | None = None
+
+    def command(self, env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The command line and the environment it runs with, from the component's ``env``."""
+        if self.service is not None:
+            return launch.command(self.service, env)
+        return [sys.executable, "-m", self.module], dict(env)
 
     def source(self) -> Path:
         """The module's ``__main__.py``, relative to the checkout."""

@@ -153,7 +153,8 @@ def console_env(
 def _service(
     name: str, port: int, listed: int, label: str, needs: tuple[str, ...] = ()
 ) -> Component:
-    """A demo service: ``python -m services.<name>``, ready when ``/readyz`` answers 200."""
+    """A demo service: ``python -m services.<name>`` (under ``opentelemetry-instrument`` with
+    ``TRACELAB_INSTRUMENTATION=zero-code``), ready when ``/readyz`` answers 200."""
     return Component(
         name=name,
         kind="service",
@@ -165,6 +166,7 @@ def _service(
             f"services.{name}",
             f"service {name!r}",
             ": start only the infrastructure with `tracelab up --infra-only`",
+            service=name,
         ),
         env=lambda launch: service_env(
             name,

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.common.config import ConfigError
+from services.common.launch import mode as instrumentation_mode
 from services.common.scenarios import CATALOGUE, SCENARIOS_ENV, UnknownScenario
 from tracelab.stack import config as cfg
 from tracelab.stack.checks import Check, all_pass, check_from_dict
@@ -118,14 +120,16 @@ class ComponentStatus:
     log: Path
 
 
-def _check_scenarios(environ: Mapping[str, str]) -> None:
-    """A typo in ``TRACELAB_SCENARIOS`` stops ``up`` before anything starts.
+def _check_service_env(environ: Mapping[str, str]) -> None:
+    """A typo in ``TRACELAB_SCENARIOS`` or ``TRACELAB_INSTRUMENTATION`` stops ``up``
+    before anything starts.
 
     Every service would refuse to start with it; saying so once is clearer.
     """
     try:
         CATALOGUE.parse(environ.get(SCENARIOS_ENV, ""), SCENARIOS_ENV)
-    except UnknownScenario as exc:
+        instrumentation_mode(environ)
+    except (UnknownScenario, ConfigError) as exc:
         raise StackError(str(exc)) from None
 
 
@@ -247,7 +251,7 @@ class Stack:
         restarts the stack. ``bootstrap`` (default: when the db service or its
         bootstrap module exists) runs ``python -m services.db.bootstrap``.
         """
-        _check_scenarios({**self.environ, **(extra_env or {})})
+        _check_service_env({**self.environ, **(extra_env or {})})
         wanted = self._select(components)
         extra = dict(extra_env or {})
         signature = self._signature(wanted, extra)
@@ -629,7 +633,11 @@ class Stack:
         assert row.command is not None and row.env is not None
         log = self.log_path(row.name)
         checks = row.checks(launch.ports, launch.dsn)
-        proc = spawn(row.command.argv(self.site), env=row.env(launch), cwd=self.root, log_path=log)
+        if isinstance(row.command, PythonModule):
+            argv, env = row.command.command(row.env(launch))
+        else:
+            argv, env = row.command.argv(self.site), row.env(launch)
+        proc = spawn(argv, env=env, cwd=self.root, log_path=log)
         ref = ProcessRef.of(proc.pid) or ProcessRef(proc.pid, 0.0)
         run.record(row.name, ref, checks, row.status_url(launch.ports, launch.dsn))
         return ProcessStep(row.name, proc, log, checks=checks)

@@ -145,6 +145,17 @@ def test_a_typo_in_tracelab_scenarios_stops_up_before_anything_starts(tmp_path, 
     assert load_state(tmp_path / "run") is None
 
 
+def test_a_bad_instrumentation_mode_stops_up_before_anything_starts(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACELAB_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("TRACELAB_INSTRUMENTATION", "zerocode")
+    result = CliRunner().invoke(stack_cli, ["up", "--infra-only", "--timeout", "5"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "error: TRACELAB_INSTRUMENTATION='zerocode' is not one of programmatic, zero-code"
+    )
+    assert load_state(tmp_path / "run") is None
+
+
 def test_cli_logs_prints_the_tail(tmp_path, monkeypatch):
     run = tmp_path / "run"
     (run / "logs").mkdir(parents=True)
