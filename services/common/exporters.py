@@ -32,6 +32,11 @@ DIRECT_EXPORTER = "tracelab"
 DEFAULT_EXPORTER = DIRECT_EXPORTER
 # The exporters the protocol variable chooses between, as in the SDK.
 OTLP_BY_PROTOCOL = {"grpc": "otlp_proto_grpc", "http/protobuf": "otlp_proto_http"}
+# What each OTLP exporter speaks, whatever the protocol variable says.
+PROTOCOL_BY_EXPORTER = {
+    **{name: protocol for protocol, name in OTLP_BY_PROTOCOL.items()},
+    DIRECT_EXPORTER: "http/protobuf",
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,16 @@ def exporter_name(signal: ExporterSignal, environ: Mapping[str, str] | None = No
             f"OTEL_EXPORTER_OTLP_PROTOCOL is {protocol!r}: use otlp_proto_grpc for gRPC"
         )
     return name
+
+
+def exporter_protocol(signal: ExporterSignal, environ: Mapping[str, str] | None = None) -> str:
+    """The protocol ``signal``'s exporter speaks: the named OTLP exporter's own, else
+    ``OTEL_EXPORTER_OTLP_(<SIGNAL>_)PROTOCOL`` (also when the names cannot be used)."""
+    try:
+        name = exporter_name(signal, environ)
+    except ConfigError:
+        name = ""
+    return PROTOCOL_BY_EXPORTER.get(name) or otlp_protocol(signal.protocol_signal, environ)
 
 
 def build(signal: ExporterSignal, environ: Mapping[str, str] | None = None) -> Any | None:

@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from services.common import exporters, log_export, span_loss
-from services.common.config import OTLP_PROTOCOLS, env_bool, otlp_protocol
+from services.common.config import OTLP_PROTOCOLS, env_bool
 from services.common.sampling import PROBABILITY_ATTRIBUTE, configured_probability
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,9 @@ PROCESSOR_ATTRIBUTE = "tracelab.span_processor"
 
 
 def exporter_protocol(environ: Mapping[str, str] | None = None) -> str:
-    """The protocol the span exporter speaks (``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL``)."""
-    return otlp_protocol("TRACES", environ)
+    """The protocol the span exporter speaks (``OTEL_TRACES_EXPORTER``'s, else
+    ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL``)."""
+    return exporters.exporter_protocol(exporters.TRACES, environ)
 
 
 def span_processor_kind(environ: Mapping[str, str] | None = None) -> str:
