@@ -2,7 +2,8 @@
 
 Everything is driven by the standard ``OTEL_*`` environment variables:
 ``OTEL_SDK_DISABLED``, ``OTEL_TRACES_SAMPLER``/``_ARG``,
-``OTEL_EXPORTER_OTLP_*``, ``OTEL_BSP_*``, ``OTEL_LOGS_EXPORTER``,
+``OTEL_TRACES_EXPORTER``/``OTEL_LOGS_EXPORTER`` (entry point names,
+:mod:`services.common.exporters`), ``OTEL_EXPORTER_OTLP_*``, ``OTEL_BSP_*``,
 ``OTEL_BLRP_*``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_SERVICE_NAME``. Call
 :func:`init` once per process, after any fork (gunicorn runs it in each
 worker) and after ``logs.configure_logging``, before the app handles requests.

@@ -121,16 +121,19 @@ def lab_log_records(count: int, rng: random.Random) -> list[Any]:
     provider = log_export.build_provider(resource, SimpleLogRecordProcessor(memory))
     assert provider is not None
     logger = logging.getLogger(ACCESS_LOGGER)
-    logger.propagate = False
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    logger.handlers[:], logger.propagate = [log_export.build_handler(provider)], False
     logger.setLevel(logging.INFO)
-    logger.handlers[:] = [log_export.build_handler(provider)]
     tracer = telemetry.build_provider(
         "user", sampler=DEFAULT_ON, span_processor=SpanProcessor()
     ).get_tracer("services.user")
-    for _ in range(count):
-        with tracer.start_as_current_span("GET /api/users/{user_id}", kind=SpanKind.SERVER):
-            log_access("GET", f"/api/users/{rng.randrange(1, 1000)}", 200, rng.uniform(1, 9))
-    provider.shutdown()
+    try:
+        for _ in range(count):
+            with tracer.start_as_current_span("GET /api/users/{user_id}", kind=SpanKind.SERVER):
+                log_access("GET", f"/api/users/{rng.randrange(1, 1000)}", 200, rng.uniform(1, 9))
+    finally:
+        logger.handlers[:], logger.propagate, logger.level = saved
+        provider.shutdown()
     return list(memory.get_finished_logs())[:count]
 
 
@@ -158,20 +161,16 @@ def run_child(signal: str, exporter_name: str, batches: int, made: int, endpoint
     return sent
 
 
+def child_command(args: Sequence[str]) -> list[str]:
+    """The command line of the measured process."""
+    return [sys.executable, "-m", "tests.microbench.encoder_instructions", "--child", *args]
+
+
 def callgrind_instructions(args: Sequence[str], out_dir: Path) -> int:
     """The instructions callgrind counted running ``python -m`` this module with ``args``."""
     out = out_dir / f"callgrind.{'-'.join(args[:3])}.out"
     env = {**os.environ, "PYTHONHASHSEED": "0", "OTEL_METRICS_EXPORTER": "none"}
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        f"--callgrind-out-file={out}",
-        sys.executable,
-        "-m",
-        "tests.microbench.encoder_instructions",
-        "--child",
-        *args,
-    ]
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *child_command(args)]
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     match = re.search(r"^(?:summary|totals):\s*(\d+)", out.read_text(), re.MULTILINE)
     if not match:
@@ -198,41 +197,58 @@ def sink_counts(base: str) -> dict[str, int]:
 def measure(batches: int, repeats: int) -> dict[str, Any]:
     """Instructions per item of encode + export for every signal and exporter."""
     from services.common import encoder_guard
+    from tracelab.progress import Progress
 
     if not shutil.which("valgrind"):
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
+    runs = [
+        (signal, name, repeat, exported)
+        for signal in SIGNALS
+        for name in EXPORTERS
+        for repeat in range(repeats)
+        for exported in (0, batches)
+    ]
+    # About a minute a child here; the longer ones export the batches too.
+    progress = Progress("bench-encoder", [60 + 10 * exported for *_, exported in runs])
     proc, base = start_sink()
     rows = []
+    counts: dict[tuple[str, str, int, int], int] = {}
     try:
+        # Each child once without callgrind first: every module it imports is
+        # byte-compiled before the counts, so no counted child compiles one.
+        for signal in SIGNALS:
+            for name in EXPORTERS:
+                subprocess.run(child_command([signal, name, "0", "0", base]), cwd=ROOT, check=True)
         with tempfile.TemporaryDirectory(prefix="encoder-callgrind-") as tmp:
-            for signal in SIGNALS:
-                for name in EXPORTERS:
-                    for repeat in range(repeats):
-                        common = [signal, name]
-                        counts = {}
-                        for exported in (0, batches):
-                            before = sink_counts(base)[signal]
-                            counts[exported] = callgrind_instructions(
-                                [*common, str(exported), str(batches), base], Path(tmp)
-                            )
-                            arrived = sink_counts(base)[signal] - before
-                            assert arrived == (exported + 1) * BATCH, (signal, name, arrived)
-                        per_item = (counts[batches] - counts[0]) / (batches * BATCH)
-                        rows.append(
-                            {
-                                "signal": signal,
-                                "exporter": name,
-                                "repeat": repeat,
-                                "instructions_warmup_only": counts[0],
-                                f"instructions_warmup_and_{batches}_batches": counts[batches],
-                                "instructions_per_item": round(per_item),
-                            }
-                        )
-                        print(
-                            f"{signal:5} {name:16} repeat {repeat}: {per_item:,.0f} instructions"
-                            f" per {signal[:-1]}",
-                            flush=True,
-                        )
+            for run in runs:
+                signal, name, repeat, exported = run
+                with progress.phase(
+                    f"callgrind: {signal}, {name}, warm-up + {exported} batches", every_s=30
+                ):
+                    before = sink_counts(base)[signal]
+                    counts[run] = callgrind_instructions(
+                        [signal, name, str(exported), str(batches), base], Path(tmp)
+                    )
+                    arrived = sink_counts(base)[signal] - before
+                    assert arrived == (exported + 1) * BATCH, (run, arrived)
+                if exported == batches:
+                    warm_up = counts[(signal, name, repeat, 0)]
+                    per_item = (counts[run] - warm_up) / (batches * BATCH)
+                    rows.append(
+                        {
+                            "signal": signal,
+                            "exporter": name,
+                            "repeat": repeat,
+                            "instructions_warmup_only": warm_up,
+                            f"instructions_warmup_and_{batches}_batches": counts[run],
+                            "instructions_per_item": round(per_item),
+                        }
+                    )
+                    print(
+                        f"{signal:5} {name:16} repeat {repeat}: {per_item:,.0f} instructions"
+                        f" per {signal[:-1]}",
+                        flush=True,
+                    )
     finally:
         proc.terminate()
         proc.wait(timeout=10)
