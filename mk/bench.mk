@@ -57,7 +57,7 @@ bench-micro: venv ## Per-span cost microbenchmark (µs per span), pytest-benchma
 	$(PYTEST) tests/microbench --benchmark-enable --benchmark-only \
 		--benchmark-columns=min,median,mean,stddev,rounds --benchmark-sort=name -q
 
-bench-encoder: venv ## Instructions per span and log record of encode + export, direct vs stock (callgrind, ~10 min).
+bench-encoder: venv ## Instructions per span and log record of encode + export, direct vs stock (callgrind, ~15 min).
 	$(PY) -m tests.microbench.encoder_instructions
 
 bench: venv tools bench-micro ## Microbenchmark + full tracing-overhead benchmark (~25 min).
