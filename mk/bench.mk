@@ -14,6 +14,7 @@
 #                      '--locustfile PATH' for your own workload)
 #   make bench-quick   the overhead benchmark, short (3 rounds x 8 s: a few minutes)
 #   make bench-micro   only the per-span microbenchmark (pytest-benchmark)
+#   make bench-encoder instructions per span of the OTLP encoders (callgrind)
 #   make test-bench    the benchmark's tests: unit tests, a smoke run against a
 #                      real local stack, the microbenchmark code once
 #                      (--benchmark-disable); `make test` should run these too.
@@ -40,7 +41,7 @@ LOAD_OVERRIDES = $(if $(LOAD_USERS),--users $(LOAD_USERS)) \
 	$(if $(LOAD_SPAWN_RATE),--spawn-rate $(LOAD_SPAWN_RATE)) \
 	$(if $(LOAD_TIME),--run-time $(LOAD_TIME))
 
-.PHONY: load load-ui bench bench-quick bench-micro bench-console test-bench
+.PHONY: load load-ui bench bench-quick bench-micro bench-encoder bench-console test-bench
 
 load: venv tools ## Locust, headless (LOAD_PROFILE, LOAD_USERS, LOAD_SPAWN_RATE, LOAD_TIME).
 	@mkdir -p $(LOAD_OUT)
@@ -58,6 +59,9 @@ load-ui: venv tools ## Locust web UI on http://127.0.0.1:8089 against the local 
 bench-micro: venv ## Per-span cost microbenchmark (µs per span), pytest-benchmark.
 	$(PYTEST) tests/microbench --benchmark-enable --benchmark-only \
 		--benchmark-columns=min,median,mean,stddev,rounds --benchmark-sort=name -q
+
+bench-encoder: venv ## Instructions per span and log record of encode + export, direct vs stock (callgrind, ~15 min).
+	$(PY) -m tests.microbench.encoder_instructions
 
 bench: venv tools bench-micro ## Microbenchmark + full tracing-overhead benchmark (~25 min).
 	$(PY) -m tracelab.bench $(BENCH_ARGS)

@@ -11,10 +11,6 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-# ``stock`` makes the OTLP/HTTP span and log exporters encode with the stock
-# encoder instead of the direct one (services.common.otlp_encoding); the
-# benchmark compares the two.
-OTLP_ENCODER_VAR = "TRACELAB_OTLP_ENCODER"
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")
 
 

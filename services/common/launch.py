@@ -30,7 +30,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from services.common import exclusions
+from services.common import exclusions, exporters
 from services.common.config import ConfigError
 
 MODE_VAR = "TRACELAB_INSTRUMENTATION"
@@ -88,7 +88,6 @@ def zero_code_defaults(service: str) -> dict[str, str]:
         # The lab's resource attributes (service.version, deployment.environment,
         # the sampling probability): resource.TracelabResourceDetector.
         "OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "tracelab",
-        "OTEL_TRACES_EXPORTER": "otlp",
         # The distro's default is grpc; the lab's is OTLP/HTTP.
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         # telemetry.init adds the lab's filtered log handler (log_export); the
@@ -98,7 +97,8 @@ def zero_code_defaults(service: str) -> dict[str, str]:
         # processor metrics; here they go to the global meter provider, which
         # the loss log reader (span_loss.LossLogReader) reads.
         "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED": "true",
-        "OTEL_METRICS_EXPORTER": "otlp,tracelab_span_loss",
+        # Only the loss reader: the programmatic services export no metrics either.
+        "OTEL_METRICS_EXPORTER": "tracelab_span_loss",
     }
 
 
@@ -124,6 +124,11 @@ def command(service: str, environ: Mapping[str, str]) -> tuple[list[str], dict[s
     argv = [sys.executable, "-m", f"services.{service}"]
     if chosen == ZERO_CODE:
         env = {**zero_code_defaults(service), **env}
+        # The configurator reads the exporter names itself: give it the ones the
+        # programmatic setup resolves (the direct encoder by default), so the two
+        # modes differ in how they instrument only.
+        for signal in (exporters.TRACES, exporters.LOGS):
+            env.setdefault(signal.variable, exporters.exporter_name(signal, env))
         argv = [_instrument_binary(), *argv]
     return argv, env
 

@@ -1,7 +1,8 @@
 """OTLP export of the service's log records, beside the JSON lines on stderr.
 
-Driven by the standard variables: ``OTEL_LOGS_EXPORTER`` (``otlp``, the
-default, or ``none``), ``OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL`` /
+Driven by the standard variables: ``OTEL_LOGS_EXPORTER`` (an entry point
+name, :mod:`services.common.exporters`; ``none`` turns export off),
+``OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL`` /
 ``_ENDPOINT`` / ``_TIMEOUT`` and ``OTEL_BLRP_*`` (the batch processor's
 queue, batch size and delay). Every record logged through :mod:`logging`
 goes to the OpenTelemetry logs SDK through the ``LoggingHandler`` of
@@ -17,7 +18,6 @@ and records in failed exports are counted like lost spans
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
@@ -26,55 +26,32 @@ from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
 from opentelemetry.sdk.resources import Resource
 
-from services.common import span_loss
-from services.common.config import OTLP_ENCODER_VAR, OTLP_PROTOCOLS, ConfigError, otlp_protocol
+from services.common import exporters, span_loss
+from services.common.config import ConfigError
 from services.common.logs import LOCAL_ONLY
-
-LOGS_EXPORTER_VAR = "OTEL_LOGS_EXPORTER"
 
 # The SDK's own loggers (a failed export, a full queue): exporting those would
 # feed every export failure back into the next export.
 _SDK_LOGGER_PREFIX = "opentelemetry"
 
 
-def exporter_name() -> str:
-    """``OTEL_LOGS_EXPORTER``: ``otlp`` (the specification's default) or ``none``."""
-    name = os.environ.get(LOGS_EXPORTER_VAR, "").strip().lower() or "otlp"
-    if name not in ("otlp", "none"):
-        raise ConfigError(f"{LOGS_EXPORTER_VAR} must be otlp or none, got {name!r}")
-    return name
-
-
 def enabled() -> bool:
     """True unless ``OTEL_LOGS_EXPORTER=none``."""
-    return exporter_name() != "none"
+    return exporters.exporter_name(exporters.LOGS) != "none"
 
 
 def build_exporter() -> LogRecordExporter:
-    """An OTLP log exporter for ``OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL``.
+    """The log exporter ``OTEL_LOGS_EXPORTER`` names, through its entry point.
 
-    As for spans (``telemetry.build_exporter``): ``grpc`` is the stock
-    OTLP/gRPC exporter, ``http/protobuf`` (the default) the stock OTLP/HTTP
-    exporter writing its request body directly
-    (:class:`~services.common.otlp_log_encoding.FastOTLPLogExporter`), and
-    ``TRACELAB_OTLP_ENCODER=stock`` the stock OTLP/HTTP exporter as it is.
+    As for spans (``telemetry.build_exporter``): unset, ``tracelab`` for
+    ``http/protobuf``, the stock OTLP/HTTP exporter writing its request body
+    directly (:class:`~services.common.otlp_log_encoding.FastOTLPLogExporter`);
+    ``otlp`` the stock exporter for ``OTEL_EXPORTER_OTLP_(LOGS_)PROTOCOL``.
     """
-    protocol = otlp_protocol("LOGS")
-    if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-
-        return OTLPLogExporter()
-    if protocol == "http/protobuf" and os.environ.get(OTLP_ENCODER_VAR, "direct") == "stock":
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-
-        return OTLPLogExporter()
-    if protocol == "http/protobuf":
-        from services.common.otlp_log_encoding import FastOTLPLogExporter
-
-        return FastOTLPLogExporter()
-    raise ConfigError(
-        f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not one of {', '.join(OTLP_PROTOCOLS)}"
-    )
+    exporter = exporters.build(exporters.LOGS)
+    if exporter is None:
+        raise ConfigError("OTEL_LOGS_EXPORTER=none: no log exporter to build")
+    return exporter
 
 
 def build_processor(

@@ -21,9 +21,12 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import (
+    encode_spans as stock_encode_spans,
+)
 from opentelemetry.exporter.otlp.proto.http._common import (
     RequestPayloadTooLargeError,
     _is_request_too_large,
@@ -34,6 +37,8 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
 from opentelemetry.trace import SpanKind
+
+from services.common.encoder_guard import DRIFT_ERRORS, GuardedEncoder
 
 _logger = logging.getLogger(__name__)
 # Export failures are logged under the stock exporter's logger name, so log
@@ -454,26 +459,65 @@ def _resource_groups(groups: dict[Any, dict[Any, list[bytes]]]) -> bytes:
     return b"".join(out)
 
 
-def export_encoded(
+class _StockParts(NamedTuple):
+    """What the stock OTLP/HTTP exporters' ``export`` reads of themselves."""
+
+    shutdown: bool
+    metrics: Any
+    max_request_size: Any
+    client: Any
+
+    @classmethod
+    def of(cls, exporter: Any) -> _StockParts:
+        """Read them all at once, so a renamed one fails before anything is sent."""
+        return cls(
+            exporter._shutdown, exporter._metrics, exporter._max_request_size, exporter._client
+        )
+
+
+def export_guarded(
     exporter: Any,
+    batch: Sequence[Any],
+    encoder: GuardedEncoder,
+    results: Any,
+    what: str,
+    log: logging.Logger,
+    stock_export: Callable[[Sequence[Any]], Any],
+) -> Any:
+    """Export ``batch`` as the stock OTLP/HTTP exporter does, with ``encoder`` building the body.
+
+    ``exporter`` is a stock OTLP/HTTP span or log exporter (its client,
+    metrics, size limit and shutdown flag are used as they are), ``results``
+    its result enum, ``what`` the batch's name in its messages ("span",
+    "logs"), ``log`` the stock exporter's logger and ``stock_export`` its own
+    ``export``, which runs instead when the encoder is off (an untested SDK,
+    services.common.encoder_guard) or the exporter's fields are not where
+    they were.
+    """
+    if encoder.active:
+        try:
+            stock = _StockParts.of(exporter)
+        except DRIFT_ERRORS as error:
+            encoder.disable(error)
+        else:
+            return _export_encoded(stock, batch, encoder, results, what, log)
+    return stock_export(batch)
+
+
+def _export_encoded(
+    exporter: _StockParts,
     batch: Sequence[Any],
     encode: Callable[[Sequence[Any]], bytes],
     results: Any,
     what: str,
     log: logging.Logger,
 ) -> Any:
-    """What the stock OTLP/HTTP exporters' ``export`` does, with ``encode`` building the body.
-
-    ``exporter`` is a stock OTLP/HTTP span or log exporter (its client,
-    metrics, size limit and shutdown flag are used as they are), ``results``
-    its result enum, ``what`` the batch's name in its messages ("span",
-    "logs") and ``log`` the stock exporter's logger.
-    """
-    if exporter._shutdown:
+    """What the stock exporters' ``export`` does, with ``encode`` building the body."""
+    if exporter.shutdown:
         log.warning("Exporter already shutdown, ignoring batch")
         return results.FAILURE
 
-    with exporter._metrics.export_operation(len(batch)) as result:
+    with exporter.metrics.export_operation(len(batch)) as result:
         try:
             serialized_data = encode(batch)
         except Exception as error:
@@ -481,21 +525,21 @@ def export_encoded(
             result.error = error
             return results.FAILURE
 
-        if _is_request_too_large(serialized_data, exporter._max_request_size):
+        if _is_request_too_large(serialized_data, exporter.max_request_size):
             log.warning(
                 "Dropping %s batch: serialized size %d bytes exceeds max_request_size %d bytes.",
                 what,
                 len(serialized_data),
-                exporter._max_request_size,
+                exporter.max_request_size,
             )
             result.error = RequestPayloadTooLargeError(
                 f"Serialized {what} request size {len(serialized_data)} "
                 f"bytes exceeds max_request_size "
-                f"{exporter._max_request_size} bytes."
+                f"{exporter.max_request_size} bytes."
             )
             return results.FAILURE
 
-        export_result = exporter._client.export(serialized_data)
+        export_result = exporter.client.export(serialized_data)
         if not export_result.success:
             result.error = export_result.error
             result.error_attrs = (
@@ -507,13 +551,27 @@ def export_encoded(
     return results.SUCCESS
 
 
+def _stock_encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
+    return stock_encode_spans(spans).SerializePartialToString()
+
+
 class FastOTLPSpanExporter(OTLPSpanExporter):
     """The OTLP/HTTP span exporter, encoding with :func:`encode_spans`.
 
     Configuration, transport, retries, compression, metrics and shutdown are
-    the stock exporter's; only the request body is built differently.
+    the stock exporter's; only the request body is built differently. It is
+    the ``tracelab`` entry point of ``opentelemetry_traces_exporter``
+    (``OTEL_TRACES_EXPORTER=tracelab``). On an SDK version it was not tested
+    with, or once the direct encoder fails on a changed private field, it
+    exports as the stock exporter (services.common.encoder_guard).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._encoder = GuardedEncoder("span", encode_spans, _stock_encode_spans)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Encode ``spans`` and POST them, exactly as ``OTLPSpanExporter.export`` does."""
-        return export_encoded(self, spans, encode_spans, SpanExportResult, "span", _export_logger)
+        return export_guarded(
+            self, spans, self._encoder, SpanExportResult, "span", _export_logger, super().export
+        )

@@ -19,10 +19,12 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs as stock_encode_logs
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExportResult
 
+from services.common.encoder_guard import GuardedEncoder
 from services.common.otlp_encoding import (
     _CACHE,
     _TAG_FIXED32,
@@ -35,7 +37,7 @@ from services.common.otlp_encoding import (
     _resource_groups,
     _scope_field,
     _varint,
-    export_encoded,
+    export_guarded,
 )
 
 _logger = logging.getLogger(__name__)
@@ -119,15 +121,32 @@ def encode_logs(batch: Sequence[ReadableLogRecord]) -> bytes:
     return _resource_groups(groups)
 
 
+def _stock_encode_logs(batch: Sequence[ReadableLogRecord]) -> bytes:
+    return stock_encode_logs(batch).SerializePartialToString()
+
+
 class FastOTLPLogExporter(OTLPLogExporter):
     """The OTLP/HTTP log exporter, encoding with :func:`encode_logs`.
 
     Configuration (``OTEL_EXPORTER_OTLP_LOGS_*``), transport, retries,
-    compression, metrics and shutdown are the stock exporter's.
+    compression, metrics and shutdown are the stock exporter's. It is the
+    ``tracelab`` entry point of ``opentelemetry_logs_exporter``
+    (``OTEL_LOGS_EXPORTER=tracelab``), guarded like the span exporter
+    (services.common.encoder_guard).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._encoder = GuardedEncoder("log", encode_logs, _stock_encode_logs)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         """Encode ``batch`` and POST it, exactly as ``OTLPLogExporter.export`` does."""
-        return export_encoded(
-            self, batch, encode_logs, LogRecordExportResult, "logs", _export_logger
+        return export_guarded(
+            self,
+            batch,
+            self._encoder,
+            LogRecordExportResult,
+            "logs",
+            _export_logger,
+            super().export,
         )

@@ -2,7 +2,8 @@
 
 Everything is driven by the standard ``OTEL_*`` environment variables:
 ``OTEL_SDK_DISABLED``, ``OTEL_TRACES_SAMPLER``/``_ARG``,
-``OTEL_EXPORTER_OTLP_*``, ``OTEL_BSP_*``, ``OTEL_LOGS_EXPORTER``,
+``OTEL_TRACES_EXPORTER``/``OTEL_LOGS_EXPORTER`` (entry point names,
+:mod:`services.common.exporters`), ``OTEL_EXPORTER_OTLP_*``, ``OTEL_BSP_*``,
 ``OTEL_BLRP_*``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_SERVICE_NAME``. Call
 :func:`init` once per process, after any fork (gunicorn runs it in each
 worker) and after ``logs.configure_logging``, before the app handles requests.
@@ -57,15 +58,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from services.common import launch, log_export, span_loss
+from services.common import exporters, launch, log_export, span_loss
 from services.common import resource as resource_module
-from services.common.config import (
-    OTLP_ENCODER_VAR,
-    OTLP_PROTOCOLS,
-    ConfigError,
-    env_bool,
-    otlp_protocol,
-)
+from services.common.config import OTLP_PROTOCOLS, ConfigError, env_bool
 
 # Re-exported: the doctor and the tests read the processor switch from here.
 from services.common.resource import PROCESSOR_ATTRIBUTE as PROCESSOR_ATTRIBUTE
@@ -124,41 +119,30 @@ def build_resource(service_name: str, service_version: str, environment: str) ->
     return HashOnceResource(resource.attributes, resource.schema_url)
 
 
-ENCODER_VAR = OTLP_ENCODER_VAR
 PROTOCOLS = OTLP_PROTOCOLS
 
 
 def exporter_protocol(environ: Mapping[str, str] | None = None) -> str:
-    """The protocol the span exporter speaks (``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL``)."""
-    return otlp_protocol("TRACES", environ)
+    """The protocol the span exporter speaks (``OTEL_TRACES_EXPORTER``'s, else
+    ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL``)."""
+    return exporters.exporter_protocol(exporters.TRACES, environ)
 
 
 def build_exporter() -> SpanExporter:
-    """An OTLP span exporter for ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL``.
+    """The span exporter ``OTEL_TRACES_EXPORTER`` names, through its entry point.
 
-    ``grpc`` is the stock OTLP/gRPC exporter. ``http/protobuf`` (the default)
-    is :class:`~services.common.otlp_encoding.FastOTLPSpanExporter`: the stock
-    OTLP/HTTP exporter, same ``OTEL_EXPORTER_OTLP_*`` settings, with a request
-    body written directly in protobuf wire format (about a tenth of the stock
-    encoder's CPU per span). ``TRACELAB_OTLP_ENCODER=stock`` selects the stock
-    OTLP/HTTP exporter instead (the benchmark compares the two).
+    Unset, that is ``tracelab`` for ``http/protobuf`` (the default protocol):
+    :class:`~services.common.otlp_encoding.FastOTLPSpanExporter`, the stock
+    OTLP/HTTP exporter with a request body written directly in protobuf wire
+    format; ``otlp`` (or ``otlp_proto_http``/``otlp_proto_grpc``) the stock
+    exporter for ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL``
+    (:mod:`services.common.exporters`). ``none`` is refused: spans are
+    turned off with ``OTEL_SDK_DISABLED`` or a sampler.
     """
-    protocol = exporter_protocol()
-    if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter()
-    if protocol == "http/protobuf" and os.environ.get(ENCODER_VAR, "direct") == "stock":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter()
-    if protocol == "http/protobuf":
-        from services.common.otlp_encoding import FastOTLPSpanExporter
-
-        return FastOTLPSpanExporter()
-    raise ValueError(
-        f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not one of {', '.join(PROTOCOLS)}"
-    )
+    exporter = exporters.build(exporters.TRACES)
+    if exporter is None:
+        raise ValueError("OTEL_TRACES_EXPORTER=none: turn tracing off with OTEL_SDK_DISABLED=true")
+    return exporter
 
 
 def set_propagators() -> None:

@@ -17,7 +17,7 @@ import check_jsonschema
 import pytest
 import yaml
 
-from services.common import launch
+from services.common import exporters, launch
 from tests.config.helpers import (
     COMPOSE_FILE,
     CONSOLE_PORT,
@@ -457,7 +457,9 @@ def test_collector_exports_to_jaeger_and_tempo_where_they_listen():
 def test_services_export_logs_which_the_collector_sends_to_loki():
     """Logs beside traces: service -> collector logs pipeline -> Loki's OTLP endpoint."""
     for name in SERVICE_PORTS:
-        assert component_env(name)["OTEL_LOGS_EXPORTER"] == "otlp", name
+        env = component_env(name)
+        assert (env["OTEL_TRACES_EXPORTER"], env["OTEL_LOGS_EXPORTER"]) == ("tracelab",) * 2, name
+        assert exporters.exporter_name(exporters.LOGS, env) == exporters.DIRECT_EXPORTER
     env = component_env("otel-collector")
     config = yaml.safe_load(expand_otel(SHARED_CONFIGS["otel-collector"].read_text(), env))
     pipeline = config["service"]["pipelines"]["logs"]

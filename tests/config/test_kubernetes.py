@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from services.common import launch
+from services.common import exporters, launch
 from tests.config.helpers import (
     CONSOLE_PORT,
     DASHBOARD_PROVIDERS_FILE,
@@ -336,7 +336,12 @@ def test_backends_listen_where_their_services_point(overlay):
 def test_services_export_logs_which_the_collector_sends_to_loki(overlay):
     """In production too: tier 1 (the services' collector) exports logs itself."""
     docs = render_overlay(overlay)
-    assert configmap_for(docs, "tracelab-service-env")["data"]["OTEL_LOGS_EXPORTER"] == "otlp"
+    service_env = configmap_for(docs, "tracelab-service-env")["data"]
+    assert (service_env["OTEL_TRACES_EXPORTER"], service_env["OTEL_LOGS_EXPORTER"]) == (
+        "tracelab",
+        "tracelab",
+    )
+    assert exporters.exporter_name(exporters.LOGS, service_env) == exporters.DIRECT_EXPORTER
     env = {
         k: v
         for k, v in container_env(the_container(docs, "Deployment/otel-collector")).items()

@@ -47,6 +47,20 @@ def test_zero_code_runs_under_opentelemetry_instrument_and_the_environment_wins(
     assert env["OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS"].startswith("^/healthz")
 
 
+@pytest.mark.parametrize(
+    ("environ", "traces", "logs"),
+    [
+        ({}, "tracelab", "tracelab"),
+        ({"OTEL_LOGS_EXPORTER": "none"}, "tracelab", "none"),
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "otlp_proto_grpc", "otlp_proto_grpc"),
+        ({"OTEL_TRACES_EXPORTER": "otlp_proto_http"}, "otlp_proto_http", "tracelab"),
+    ],
+)
+def test_zero_code_gets_the_exporters_the_programmatic_setup_resolves(environ, traces, logs):
+    _, env = launch.command("user", {launch.MODE_VAR: launch.ZERO_CODE, **environ})
+    assert (env["OTEL_TRACES_EXPORTER"], env["OTEL_LOGS_EXPORTER"]) == (traces, logs)
+
+
 def test_the_stack_runner_launches_services_through_the_launcher():
     row = stack_config.BY_NAME["user"]
     argv, env = row.command.command({launch.MODE_VAR: "zero-code"})

@@ -131,13 +131,14 @@ def test_the_exporter_is_the_stock_one_with_the_fast_body(monkeypatch):
         exporter.shutdown()
 
 
-@pytest.mark.parametrize("encoder", ["stock", "direct"])
-def test_tracelab_otlp_encoder_stock_selects_the_stock_exporter(monkeypatch, encoder):
+@pytest.mark.parametrize("name", ["otlp", "otlp_proto_http", "tracelab"])
+def test_otel_logs_exporter_selects_the_exporter_by_entry_point(monkeypatch, name):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-    monkeypatch.setenv("TRACELAB_OTLP_ENCODER", encoder)
+    monkeypatch.setenv("OTEL_LOGS_EXPORTER", name)
     exporter = log_export.build_exporter()
     try:
         fast = isinstance(exporter, otlp_log_encoding.FastOTLPLogExporter)
-        assert fast is (encoder == "direct")
+        assert fast is (name == "tracelab")
+        assert isinstance(exporter, OTLPLogExporter)
     finally:
         exporter.shutdown()

@@ -32,9 +32,9 @@ def test_exporter_follows_the_protocol_variable(monkeypatch):
     exporter = telemetry.build_exporter()
     assert isinstance(exporter, FastOTLPSpanExporter)
     assert isinstance(exporter, HTTPSpanExporter)
-    monkeypatch.setenv("TRACELAB_OTLP_ENCODER", "stock")
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
     assert type(telemetry.build_exporter()) is HTTPSpanExporter
-    monkeypatch.delenv("TRACELAB_OTLP_ENCODER")
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
     try:
         telemetry.build_exporter()

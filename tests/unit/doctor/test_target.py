@@ -13,6 +13,13 @@ from tracelab.doctor.target import DoctorError, Endpoint, endpoint_from_env, giv
 def test_the_endpoint_follows_the_sdk_variables_and_defaults():
     assert endpoint_from_env({}) == Endpoint("http/protobuf", "http://localhost:4318")
     assert endpoint_from_env({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}).port == 4317
+    # The exporter's name says its protocol, as the SDK reads it.
+    assert endpoint_from_env({"OTEL_TRACES_EXPORTER": "otlp_proto_grpc"}).port == 4317
+    grpc_named_http = {
+        "OTEL_TRACES_EXPORTER": "otlp_proto_http",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+    }
+    assert endpoint_from_env(grpc_named_http).port == 4318
     traces_only = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:1",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://b:2/v1/traces",
