@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -273,3 +274,21 @@ def test_up_to_date_tools_print_no_progress(tmp_path, monkeypatch):
     lines: list[str] = []
     assert all(not r.built for r in tools.build_tools(root, echo=lines.append))
     assert lines == []
+
+
+def test_the_go_compiler_gets_a_larger_heap_capped_by_a_memory_limit():
+    env = tools.compiler_gc_env({})
+    assert env["GOGC"] == "400"
+    limit_mib = int(env["GOMEMLIMIT"].removesuffix("MiB"))
+    total_mib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
+    assert 512 <= limit_mib <= max(total_mib // 2, 512)
+
+
+@pytest.mark.parametrize("users", [{"GOGC": "100"}, {"GOMEMLIMIT": "2GiB"}])
+def test_a_users_own_gogc_or_memory_limit_is_kept(users, monkeypatch):
+    for key, value in users.items():
+        monkeypatch.setenv(key, value)
+    assert tools.compiler_gc_env(users) == {}
+    env = tools._go_env()
+    assert {key: env[key] for key in users} == users
+    assert env["GOFLAGS"].endswith("-buildvcs=false")
