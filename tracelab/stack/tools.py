@@ -64,8 +64,8 @@ PHASES = ("download", "build")
 # the progress estimate until a stamp holds this machine's own figures.
 COLD_PHASE_SECONDS = {
     "otelcol": {"download": 50.0, "build": 155.0},
-    "jaeger": {"download": 30.0, "build": 300.0},
-    "promtool": {"download": 30.0, "build": 150.0},
+    "jaeger": {"download": 100.0, "build": 300.0},
+    "promtool": {"download": 45.0, "build": 200.0},
 }
 # The compiler's GOGC (see compiler_gc_env).
 COMPILER_GOGC = 400
