@@ -57,6 +57,7 @@ class Progress:
     done_weight: float = field(init=False, default=0.0)
     index: int = field(init=False, default=0)
     _current: str = field(init=False, default="")
+    _done_at: float = field(init=False, default=0.0)  # elapsed when the last phase ended
 
     def __post_init__(self) -> None:
         if not self.weights or any(w < 0 for w in self.weights):
@@ -73,11 +74,14 @@ class Progress:
         return self.clock() - self.started
 
     def remaining(self) -> float:
-        """Estimated seconds left: the weights not yet done, at the pace measured so far."""
-        left = sum(self.weights[self.index :]) if self.index < self.total else 0.0
-        if self.done_weight > 0:
-            return left * self.elapsed() / self.done_weight
-        return left
+        """Estimated seconds left: the weights not yet done, at the pace measured so far,
+        less the time the current phase has run already (so a long phase counts down)."""
+        if self.index >= self.total:
+            return 0.0
+        pace = self._done_at / self.done_weight if self.done_weight > 0 else 1.0
+        current = self.weights[self.index] * pace
+        later = sum(self.weights[self.index + 1 :]) * pace
+        return later + max(current - (self.elapsed() - self._done_at), 0.0)
 
     def line(self, text: str) -> str:
         """The progress line for ``text`` at this moment."""
@@ -98,6 +102,7 @@ class Progress:
             raise RuntimeError(f"{self.label}: more phases ended than the {self.total} declared")
         self.done_weight += self.weights[self.index]
         self.index += 1
+        self._done_at = self.elapsed()
         suffix = f": {result}" if result else ""
         self.echo(
             f"[{self.label} {self.index}/{self.total} done, {format_duration(self.elapsed())} "

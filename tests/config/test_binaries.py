@@ -155,6 +155,12 @@ def test_collector_builds_exactly_the_components_the_configs_use(components):
     assert version == image_tag, "the local build and the images run one version"
 
 
+def test_collector_builds_exactly_the_config_providers_the_configs_use(components):
+    """No builder default the configs never use (http, https, yaml): less to compile."""
+    used = set().union(*(variant.providers() for variant in VARIANTS.values()))
+    assert {provider["scheme"] for provider in components["providers"]} == used
+
+
 def test_jaeger_config_is_valid_as_compose_runs_it(binaries, tmp_path):
     env = env_of(compose()["services"]["jaeger"])
     validate(binaries["jaeger"], [SHARED_CONFIGS["jaeger"]], env, tmp_path)

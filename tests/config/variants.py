@@ -9,6 +9,7 @@ through their volume mounts to the rendered ConfigMaps).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -62,6 +63,15 @@ class Variant:
             config = yaml.safe_load(text) or {}
             for kind in KINDS:
                 found |= {(kind, key.split("/")[0]) for key in config.get(kind) or {}}
+        return found
+
+    def providers(self) -> set[str]:
+        """Config provider schemes the files need: ``file`` (each is passed as
+        ``--config=FILE``) and each ``${scheme:...}``; a bare ``${VAR}`` is ``env``."""
+        found = {"file"}
+        for _, text in self.files:
+            for scheme in re.findall(r"\$\{(?:([a-z][a-z0-9+.-]*):)?[^}]*\}", text):
+                found.add(scheme or "env")
         return found
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from services.common.scenarios import FLAKY_AUTH, SLOW_QUERY
+from tracelab.progress import Progress
 from tracelab.sampling import metrics
 from tracelab.sampling.strategies import Strategy
 from tracelab.scenarios.admin import ScenarioAdmin
@@ -88,6 +89,26 @@ class StrategyResult:
         return {**asdict(self), **self.derived}
 
 
+# Expected seconds of each phase of one strategy (the progress estimate; the
+# pace measured on the first phases corrects it): restarting the stack, one
+# dashboard journey at a time, settling the span metrics, one Jaeger lookup.
+RESTART_S = 25.0
+DASHBOARD_S = 0.15
+SETTLE_S = 6.0
+LOOKUP_S = 0.01
+HEARTBEAT_S = 15.0
+
+
+def phase_weights(load: Load) -> list[float]:
+    """Expected seconds of one strategy's phases: restart, load, drain, count."""
+    return [
+        RESTART_S,
+        SETTLE_S + (16 + load.requests) * DASHBOARD_S / load.concurrency,
+        load.drain_s + SETTLE_S,
+        load.requests * LOOKUP_S,
+    ]
+
+
 def _kept(jaeger: JaegerClient, trace_id: str | None) -> bool:
     return trace_id is not None and jaeger.get_trace(trace_id) is not None
 
@@ -97,31 +118,38 @@ def run_strategy(
     env: Mapping[str, str],
     strategy: Strategy,
     load: Load,
-    echo: Echo,
+    progress: Progress,
 ) -> StrategyResult:
-    """Restart the stack for ``strategy``, drive ``load``, measure; the stack stays up."""
-    stack = Stack(root, env={**env, **strategy.collector_env})
-    stack.down()
-    info = stack.up(timeout=180, extra_env=dict(strategy.service_env))
+    """Restart the stack for ``strategy``, drive ``load``, measure; the stack stays up.
+
+    Four phases of ``progress`` (``phase_weights``): restart, load, drain, count.
+    """
+    name = strategy.name
+    with progress.phase(f"{name}: restart the stack with this strategy", every_s=HEARTBEAT_S):
+        stack = Stack(root, env={**env, **strategy.collector_env})
+        stack.down()
+        info = stack.up(timeout=180, extra_env=dict(strategy.service_env))
     targets = Targets.from_urls(info.urls, log_dir=info.log_dir, token=info.admin_token)
     admin = ScenarioAdmin(targets.services, targets.token)
     traffic = Traffic(targets.frontend)
     try:
-        traffic.burst("dashboard", 16, load.concurrency)  # warm-up, faults off
-        # Let the warm-up's spans leave the services (batch: 5 s) and reach the
-        # span metrics (flushed every 5 s) before the "before" scrape.
-        span_metrics = metrics.settled(info.urls["span_metrics"])
-        before = (metrics.scrape(info.urls["collector_metrics"]), span_metrics)
-        for name, params in load.faults().items():
-            admin.switch(name, True, params)
-        echo(f"{strategy.name}: {load.requests} dashboards, {load.concurrency} at a time")
-        started = time.monotonic()
-        answers: list[Answer] = traffic.burst("dashboard", load.requests, load.concurrency)
-        load_seconds = time.monotonic() - started
-        admin.all_off()
-        time.sleep(load.drain_s)  # batch export + tail sampling's decision wait
-        span_metrics = metrics.settled(info.urls["span_metrics"], minimum_s=0)
-        after = (metrics.scrape(info.urls["collector_metrics"]), span_metrics)
+        what = f"{name}: {load.requests} dashboards, {load.concurrency} at a time, faults on"
+        with progress.phase(what, every_s=HEARTBEAT_S):
+            traffic.burst("dashboard", 16, load.concurrency)  # warm-up, faults off
+            # Let the warm-up's spans leave the services (batch: 5 s) and reach the
+            # span metrics (flushed every 5 s) before the "before" scrape.
+            span_metrics = metrics.settled(info.urls["span_metrics"])
+            before = (metrics.scrape(info.urls["collector_metrics"]), span_metrics)
+            for fault, params in load.faults().items():
+                admin.switch(fault, True, params)
+            started = time.monotonic()
+            answers: list[Answer] = traffic.burst("dashboard", load.requests, load.concurrency)
+            load_seconds = time.monotonic() - started
+        with progress.phase(f"{name}: faults off, drain the pipeline", every_s=HEARTBEAT_S):
+            admin.all_off()
+            time.sleep(load.drain_s)  # batch export + tail sampling's decision wait
+            span_metrics = metrics.settled(info.urls["span_metrics"], minimum_s=0)
+            after = (metrics.scrape(info.urls["collector_metrics"]), span_metrics)
     finally:
         admin.close()
         traffic.close()
@@ -135,7 +163,8 @@ def run_strategy(
         len(errors),
         len(slow),
     )
-    with JaegerClient(info.urls["jaeger"]) as jaeger:
+    lookup = f"{name}: ask Jaeger for the {len(answers)} traces"
+    with progress.phase(lookup, every_s=HEARTBEAT_S), JaegerClient(info.urls["jaeger"]) as jaeger:
         kept = {a.trace_id for a in answers if _kept(jaeger, a.trace_id)}
     result.kept = len(kept)
     result.errors_kept = sum(a.trace_id in kept for a in errors)
@@ -155,15 +184,22 @@ def compare(
     echo: Echo,
 ) -> list[StrategyResult]:
     """Every strategy in turn; afterwards the stack is stopped, or restarted in its
-    default mode when it was running before."""
+    default mode when it was running before. Progress lines go to ``echo``."""
     was_up = Stack(root, env=env).is_ready()
+    last = "restart the stack in its default mode" if was_up else "stop the stack"
+    progress = Progress(
+        "sampling",
+        phase_weights(load) * len(chosen) + [RESTART_S if was_up else SETTLE_S],
+        echo=echo,
+    )
     results = []
     try:
         for strategy in chosen:
-            results.append(run_strategy(root, env, strategy, load, echo))
+            results.append(run_strategy(root, env, strategy, load, progress))
     finally:
-        stack = Stack(root, env=env)
-        stack.down()
-        if was_up:
-            stack.up(timeout=180)
+        with progress.phase(last, every_s=HEARTBEAT_S):
+            stack = Stack(root, env=env)
+            stack.down()
+            if was_up:
+                stack.up(timeout=180)
     return results

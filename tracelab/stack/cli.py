@@ -53,7 +53,8 @@ def tools(force: bool, only: tuple[str, ...]) -> None:
     )
     for result in results:
         if result.built:
-            click.echo(f"{result.name}: built in {result.seconds:.1f}s -> {result.binary}")
+            split = ", ".join(f"{phase} {s:.0f}s" for phase, s in result.phases.items())
+            click.echo(f"{result.name}: built in {result.seconds:.1f}s ({split}): {result.binary}")
         else:
             click.echo(f"{result.name}: up to date ({result.binary})")
     click.echo(f"tools ready in {time.monotonic() - started:.1f}s")

@@ -35,6 +35,20 @@ def test_lines_give_phase_elapsed_and_left_scaled_by_measured_pace() -> None:
     assert lines[-1].startswith("[bench 2/3, 20 s elapsed, about 1 min 00 s left]")
 
 
+def test_a_long_phase_counts_down_and_never_below_the_phases_after_it() -> None:
+    clock, lines = FakeClock(), []
+    progress = Progress("tools", [50, 300], echo=lines.append, clock=clock)
+    progress.start("download")
+    clock.now += 30
+    assert progress.line("download").startswith("[tools 1/2, 30 s elapsed, about 5 min 20 s left]")
+    clock.now += 60  # past the estimate of this phase: only what comes after is left
+    assert "about 5 min 00 s left" in progress.line("download")
+    progress.done()
+    clock.now += 100
+    # Pace 90 s for 50: 300 weighs 540 s, 100 s of it has run.
+    assert "about 7 min 20 s left" in progress.line("build")
+
+
 def test_more_phases_than_declared_is_an_error() -> None:
     progress = Progress("x", [1], echo=lambda _: None, clock=FakeClock())
     with progress.phase("only"):

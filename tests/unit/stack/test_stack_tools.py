@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tracelab.progress import format_duration
 from tracelab.stack import tools
 from tracelab.stack.errors import MissingBinaryError, StackError, VersionMismatchError
 from tracelab.stack.paths import repo_root
@@ -51,6 +54,19 @@ def test_a_contrib_module_at_another_version_is_reported():
     problems = tools.check_builder_manifest(manifest, load_versions(ROOT))
     assert problems == [
         f"{module} is at v0.1.0, expected v{load_versions(ROOT)['OTELCOL_CONTRIB_VERSION']}"
+    ]
+
+
+def test_a_config_provider_at_the_components_version_is_reported():
+    """Providers are the core's stable v1 modules, not at the components' v0 version."""
+    manifest = _manifest()
+    versions = load_versions(ROOT)
+    (env_provider,) = [p for p in manifest["providers"] if "envprovider" in p["gomod"]]
+    module = env_provider["gomod"].split()[0]
+    env_provider["gomod"] = f"{module} v{versions['OTELCOL_CORE_VERSION']}"
+    assert tools.check_builder_manifest(manifest, versions) == [
+        f"{module} is at v{versions['OTELCOL_CORE_VERSION']}, "
+        f"expected v{versions['OTELCOL_CORE_STABLE_VERSION']}"
     ]
 
 
@@ -99,7 +115,7 @@ def test_up_to_date_tools_are_not_rebuilt_and_need_no_go(tmp_path, monkeypatch):
         binary = root / ".tools" / "bin" / name
         binary.parent.mkdir(parents=True, exist_ok=True)
         binary.write_text("#!/bin/sh\n")
-        tools.write_stamp(root, name, digests[name], seconds=1.0)
+        tools.write_stamp(root, name, digests[name], {"download": 1.0, "build": 2.0})
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     results = tools.build_tools(root)
     assert [(r.name, r.built) for r in results] == [("otelcol", False), ("jaeger", False)]
@@ -115,7 +131,7 @@ def test_a_changed_pin_makes_exactly_that_tool_stale(tmp_path):
         binary = root / ".tools" / "bin" / name
         binary.parent.mkdir(parents=True, exist_ok=True)
         binary.write_text("")
-        tools.write_stamp(root, name, digests[name], seconds=1.0)
+        tools.write_stamp(root, name, digests[name], {"download": 1.0, "build": 2.0})
     versions_env = root / "infra" / "versions.env"
     versions_env.write_text(
         versions_env.read_text().replace(
@@ -154,3 +170,125 @@ def test_the_check_tools_are_built_only_when_named(tmp_path, monkeypatch):
     with pytest.raises(MissingBinaryError):
         tools.build_tools(root, only=["promtool"])
     assert "promtool" not in tools.TOOL_NAMES
+
+
+class FakeRecipe:
+    """A recipe that records its phases; downloads meet at a barrier (both at once);
+    with ``release``, jaeger's build waits until the test releases it."""
+
+    def __init__(self, root: Path, name: str, calls: list[str], barrier, release=None):
+        self.root = root
+        self.name = name
+        self.calls = calls
+        self.barrier = barrier
+        self.release = release
+
+    def download(self) -> None:
+        self.calls.append(f"{self.name} download")
+        self.barrier.wait(timeout=5)  # BrokenBarrierError when run one after the other
+
+    def build(self) -> None:
+        self.calls.append(f"{self.name} build")
+        if self.release is not None:
+            assert self.release.wait(timeout=5)
+        binary = tools.tools_bin(self.root) / self.name
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        binary.write_text("")
+
+
+def _fake_recipes(monkeypatch, root: Path, calls: list[str], release=None) -> None:
+    barrier = threading.Barrier(len(tools.TOOL_NAMES))
+
+    def make(name):
+        held = release if name == "jaeger" else None
+        return lambda _root, _versions: FakeRecipe(root, name, calls, barrier, held)
+
+    monkeypatch.setattr(tools, "RECIPES", {name: make(name) for name in tools.ALL_TOOL_NAMES})
+    monkeypatch.setattr(tools, "require_go", lambda: "go")
+
+
+def test_a_build_reports_each_phase_and_downloads_every_tool_at_once(tmp_path, monkeypatch):
+    root = _fake_root(tmp_path)
+    calls: list[str] = []
+    lines: list[str] = []
+    _fake_recipes(monkeypatch, root, calls)
+    results = tools.build_tools(root, echo=lines.append)
+    assert calls[2:] == ["otelcol build", "jaeger build"]
+    assert sorted(calls[:2]) == ["jaeger download", "otelcol download"]
+    started = [line for line in lines if " done, " not in line]
+    assert [line.partition("] ")[2] for line in started] == [
+        "download the Go modules of otelcol, jaeger",
+        "build otelcol (go build)",
+        "build jaeger (go build)",
+    ]
+    assert started[0].startswith("[tools 1/3, 0 s elapsed, about ")
+    assert lines[-1].startswith("[tools 3/3 done, ")
+    assert lines[-1].endswith("about 0 s left] build jaeger (go build)")
+    assert [(r.name, r.built, sorted(r.phases)) for r in results] == [
+        ("otelcol", True, ["build", "download"]),
+        ("jaeger", True, ["build", "download"]),
+    ]
+    assert tools.stale_tools(root) == []
+
+
+def test_the_estimate_before_a_first_build_is_the_measured_cold_build(tmp_path, monkeypatch):
+    root = _fake_root(tmp_path)
+    lines: list[str] = []
+    _fake_recipes(monkeypatch, root, [])
+    cold = tools.COLD_PHASE_SECONDS
+    expected = max(cold["otelcol"]["download"], cold["jaeger"]["download"]) + sum(
+        cold[name]["build"] for name in ("otelcol", "jaeger")
+    )
+    tools.build_tools(root, echo=lines.append)
+    assert f"about {format_duration(expected)} left]" in lines[0]
+
+
+def test_the_next_estimate_comes_from_the_phases_the_stamp_recorded(tmp_path):
+    root = _fake_root(tmp_path)
+    assert tools.phase_estimates(root, "jaeger") == tools.COLD_PHASE_SECONDS["jaeger"]
+    tools.write_stamp(root, "jaeger", "digest", {"download": 12.34, "build": 99.0})
+    assert tools.phase_estimates(root, "jaeger") == {"download": 12.3, "build": 99.0}
+    stamp = json.loads(tools.stamp_path(root, "jaeger").read_text())
+    assert stamp["build_seconds"] == 111.3
+
+
+def test_a_silent_go_build_gets_heartbeat_lines(tmp_path, monkeypatch):
+    root = _fake_root(tmp_path)
+    lines: list[str] = []
+    release = threading.Event()  # jaeger's build ends only once a heartbeat was seen
+
+    def echo(line: str) -> None:
+        lines.append(line)
+        if "build jaeger (go build) (still running)" in line:
+            release.set()
+
+    _fake_recipes(monkeypatch, root, [], release=release)
+    tools.build_tools(root, echo=echo, heartbeat_s=0.05)
+    assert any(line.startswith("[tools 3/3, ") and "still running" in line for line in lines)
+
+
+def test_up_to_date_tools_print_no_progress(tmp_path, monkeypatch):
+    root = _fake_root(tmp_path)
+    _fake_recipes(monkeypatch, root, [])
+    tools.build_tools(root)
+    lines: list[str] = []
+    assert all(not r.built for r in tools.build_tools(root, echo=lines.append))
+    assert lines == []
+
+
+def test_the_go_compiler_gets_a_larger_heap_capped_by_a_memory_limit():
+    env = tools.compiler_gc_env({})
+    assert env["GOGC"] == "400"
+    limit_mib = int(env["GOMEMLIMIT"].removesuffix("MiB"))
+    total_mib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") >> 20
+    assert 512 <= limit_mib <= max(total_mib // 2, 512)
+
+
+@pytest.mark.parametrize("users", [{"GOGC": "100"}, {"GOMEMLIMIT": "2GiB"}])
+def test_a_users_own_gogc_or_memory_limit_is_kept(users, monkeypatch):
+    for key, value in users.items():
+        monkeypatch.setenv(key, value)
+    assert tools.compiler_gc_env(users) == {}
+    env = tools._go_env()
+    assert {key: env[key] for key in users} == users
+    assert env["GOFLAGS"].endswith("-buildvcs=false")
