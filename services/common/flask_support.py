@@ -64,9 +64,10 @@ def create_flask_app(
         _register_access_log(app)
     app.after_request(_close_after_unread_body)
     untraced = (*exclusions.UNTRACED, *untraced_paths)
-    FlaskInstrumentor().instrument_app(
-        app, excluded_urls=exclusions.for_urls(untraced), enable_commenter=False
-    )
+    if telemetry.instrumentation_enabled("flask"):
+        FlaskInstrumentor().instrument_app(
+            app, excluded_urls=exclusions.for_urls(untraced), enable_commenter=False
+        )
     # After the instrumentation's own hook: the server span exists by then.
     plumbing = re.compile("|".join(f"(?:{pattern})" for pattern in untraced))
     app.before_request(_admission_hook(settings, plumbing, trust_budget_header=not edge))
