@@ -63,7 +63,7 @@ def _read_json(path: Path | None) -> dict[str, Any] | None:
 @click.command("bench-exact")
 @click.option("--configs", "names", default="", help="Comma-separated configurations [all].")
 @click.option("--no-ablations", is_flag=True, help="Only the configurations, no attribution.")
-@click.option("--requests", default=50, show_default=True, help="Requests per window.")
+@click.option("--requests", default=40, show_default=True, help="Requests per window.")
 @click.option("--warmup", default=20, show_default=True, help="Warm-up requests (not counted).")
 @click.option("--windows", default=2, show_default=True, help="Counted windows per configuration.")
 @click.option(

@@ -154,6 +154,22 @@ def attribution_rows(rows: Sequence[Mapping[str, Any]], key: str = "component") 
     ]
 
 
+def post_note(document: Mapping[str, Any]) -> str:
+    """What the HTTP row means per POST: a window's spans leave in one POST per service."""
+    http = next((r for r in document["attribution"] if "POST" in r["component"]), None)
+    if http is None:
+        return ""
+    requests, services = document["settings"]["requests"], len(SERVICES)
+    per_post = http["instructions_per_request"] * requests / services
+    return (
+        f"A window's spans leave in one POST per service (each holds fewer than 512), so "
+        f"{services} POSTs per {requests} requests: about {per_post / 1e6:.2f} M instructions "
+        "per POST. Under the time benchmark's load every POST carries a full 512-span batch "
+        "(one per ~200 requests per service), so there the HTTP row is about "
+        f"{requests / 200:.2f}x the figure above."
+    )
+
+
 def console_summary(document: Mapping[str, Any]) -> str:
     """The terminal summary: ratios, then the attribution."""
     headers = RATIO_HEADERS + (PREVIOUS_HEADERS if "previous" in document else [])
@@ -209,6 +225,8 @@ def markdown_report(
                 ["component", "instructions/request", "% of the 100% overhead"],
                 attribution_rows(document["attribution"]),
             ),
+            "",
+            post_note(document),
             "",
         ]
     if document.get("category_attribution"):

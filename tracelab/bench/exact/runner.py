@@ -56,7 +56,7 @@ class ExactSettings:
     out_dir: Path
     run_dir: Path
     configs: Sequence[BenchConfig]
-    requests: int = 50
+    requests: int = 40
     warmup: int = 20
     windows: int = 2
     ablation_windows: int = 1
