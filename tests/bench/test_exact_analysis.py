@@ -170,6 +170,8 @@ def test_functions_fall_into_categories_and_their_growth_is_shared_out():
     assert analysis.category_of("/x/libz.so.1\tdeflate_slow") == "zlib"
     assert analysis.category_of(f"{lib}\tsomething_else") == "other interpreter (libpython)"
     assert analysis.category_of("/x/other.so\tf") == "other C code"
+    assert analysis.category_of(f"{lib}\tPyObject_GC_Del") == "garbage collector"
+    assert analysis.category_of("/x/libc.so.6\t__memset_avx2") == "libc memory and string routines"
     cats = analysis.categories({f"{lib}\ttake_gil": 40, "/x/libz.so.1\tdeflate": 20}, 2)
     assert cats["threads, locks, GIL"] == 20 and cats["zlib"] == 10
     rows = analysis.category_deltas({"a": 30.0, "b": 10.0}, {"a": 10.0, "b": 10.0})

@@ -139,7 +139,7 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "garbage collector",
             r"\t(gc_collect|visit_|subtract_refs|update_refs|move_unreachable|"
-            r"deduce_unreachable|move_legacy|_PyObject_GC_|gc_)",
+            r"deduce_unreachable|move_legacy|_?PyObject_GC_|gc_)",
         ),
         (
             "allocators (pymalloc, malloc)",
@@ -151,7 +151,7 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "dicts, attribute lookups",
             r"\t(_Py_dict_lookup|unicodekeys_lookup|dict_|insertdict|"
             r"lookdict|_PyType_Lookup|PyObject_GenericGetAttr|_PyObject_GenericGetAttrWithDict|"
-            r"PyDict_|_PyDict_)",
+            r"PyDict_|_PyDict_|siphash)",
         ),
         (
             "strings, bytes, formatting",
@@ -164,6 +164,7 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"method_vectorcall|vectorcall|cfunction|_PyFrame|frame_|_PyArg|tupledealloc|"
             r"list_|tuple_|_PyTuple|PyTuple_|PyList_)",
         ),
+        ("libc memory and string routines", r"\t(__mem|mem(cpy|move|set|cmp)|__str|str(len|cmp))"),
         ("crypto (hashing, HMAC)", r"libcrypto|libssl|_hashlib|_sha|_blake|_md5"),
         ("libpq, psycopg", r"libpq|psycopg"),
         ("aiohttp, yarl, multidict C parts", r"aiohttp|yarl|multidict|frozenlist|propcache"),
