@@ -136,6 +136,12 @@ def test_per_request_ratios_and_spread():
         analysis.per_request({"frontend": 1}, 0)
 
 
+def test_the_expected_ratio_at_a_probability_interpolates_between_unsampled_and_full():
+    assert analysis.expected_ratio(0.1, 1.01, 1.21) == pytest.approx(1.03)
+    assert analysis.expected_ratio(1.0, 1.01, 1.21) == 1.21
+    assert analysis.expected_ratio(0.0, 1.01, 1.21) == 1.01
+
+
 def test_attribution_splits_the_overhead_and_keeps_the_residual():
     totals = {
         "off": 1000.0,

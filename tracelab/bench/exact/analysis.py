@@ -61,6 +61,16 @@ def mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
+def expected_ratio(probability: float, unsampled: float, full: float) -> float:
+    """The ratio a sampling probability costs on average: unsampled plus ``p`` of the gap.
+
+    Each trace is sampled or not; a sampled one costs what it costs at 100%, an
+    unsampled one what it costs unsampled. A short window samples a whole
+    number of requests (none of 40 at 1%), so this is the figure to quote.
+    """
+    return unsampled + probability * (full - unsampled)
+
+
 # -- attribution by ablation ------------------------------------------------------------
 @dataclass(frozen=True)
 class Component:

@@ -71,6 +71,15 @@ def to_document(run: ExactRun, previous: Mapping[str, Any] | None = None) -> dic
         document["top_functions"] = top_function_deltas(
             by_name[analysis.REFERENCE].functions, by_name[BASELINE].functions, requests
         )
+    probabilities = {c["name"]: c["probability"] for c in document["configs"]}
+    if "unsampled" in ratios and analysis.REFERENCE in ratios:
+        unsampled = analysis.mean([w[analysis.TOTAL] for w in ratios["unsampled"]])
+        full = analysis.mean([w[analysis.TOTAL] for w in ratios[analysis.REFERENCE]])
+        document["expected_ratios"] = {
+            name: analysis.expected_ratio(probabilities[name], unsampled, full)
+            for name in ratios
+            if name.startswith("ratio-")
+        }
     if previous is not None:
         document["previous"] = {
             "started_at": previous.get("started_at"),
@@ -118,6 +127,8 @@ def ratio_rows(document: Mapping[str, Any]) -> list[list[str]]:
     """Config, ratios vs off of every window (total and per service), the windows' spread,
     and with a previous run its total ratio and the difference."""
     previous = document.get("previous", {}).get("ratios", {})
+    expected = document.get("expected_ratios", {})
+    sampled = {c["name"]: c["sampled_requests"] for c in document["configs"]}
     rows = []
     for name, windows in document.get("ratios", {}).items():
         totals = [w[analysis.TOTAL] for w in windows]
@@ -128,6 +139,8 @@ def ratio_rows(document: Mapping[str, Any]) -> list[list[str]]:
             name,
             " / ".join(f"{t:.4f}" for t in totals),
             f"{document['repeat_spread_percent'][name][analysis.TOTAL]:.3f}%",
+            f"{expected[name]:.4f}" if name in expected else "",
+            str(sampled.get(name, "")),
             per_service,
         ]
         if previous:
@@ -142,7 +155,14 @@ def ratio_rows(document: Mapping[str, Any]) -> list[list[str]]:
     return rows
 
 
-RATIO_HEADERS = ["config", "total ratio (windows)", "window spread", "per service (mean)"]
+RATIO_HEADERS = [
+    "config",
+    "total ratio (windows)",
+    "window spread",
+    "expected at p",
+    "sampled/window",
+    "per service (mean)",
+]
 PREVIOUS_HEADERS = ["previous run", "run-to-run"]
 
 
@@ -206,6 +226,11 @@ def markdown_report(
         markdown_table(["config", "window", *COLUMNS], instruction_rows(document)),
         "",
         "## Ratios against tracing off",
+        "",
+        "Total instructions per request over tracing off's, window by window. A window "
+        "samples a whole number of its requests (every 1/p-th), so 1% samples none of 40: "
+        "*expected at p* is unsampled + p x (100% - unsampled), the average cost at that "
+        "probability.",
         "",
         markdown_table(
             RATIO_HEADERS + (PREVIOUS_HEADERS if "previous" in document else []),
