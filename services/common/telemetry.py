@@ -16,12 +16,15 @@ import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry._logs import set_logger_provider
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.context import Context
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
@@ -158,9 +161,33 @@ def build_exporter() -> SpanExporter:
     )
 
 
+class NoPropagation(TextMapPropagator):
+    """``OTEL_PROPAGATORS=none``: nothing injected, nothing extracted.
+
+    The SDK's own ``none`` is an empty composite whose ``extract`` returns the
+    context it was given, ``None`` when given none; the instrumentations then
+    attach ``None`` as the current context and every request fails. This one
+    returns an empty context instead.
+    """
+
+    def extract(self, carrier: Any, context: Context | None = None, getter: Any = None) -> Context:
+        """The given context, or an empty one: nothing read from ``carrier``."""
+        return context if context is not None else Context()
+
+    def inject(self, carrier: Any, context: Context | None = None, setter: Any = None) -> None:
+        """Nothing written."""
+
+    @property
+    def fields(self) -> set[str]:
+        """No header."""
+        return set()
+
+
 def set_propagators() -> None:
     """W3C tracecontext + baggage, unless ``OTEL_PROPAGATORS`` chose otherwise."""
-    if not os.environ.get("OTEL_PROPAGATORS"):
+    if os.environ.get("OTEL_PROPAGATORS", "").strip().lower() == "none":
+        propagate.set_global_textmap(NoPropagation())
+    elif not os.environ.get("OTEL_PROPAGATORS"):
         propagate.set_global_textmap(
             CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
         )

@@ -72,3 +72,22 @@ def test_the_flush_signal_exports_what_the_batch_processor_holds(monkeypatch):
     finally:
         signal.signal(signal.SIGUSR2, previous)
         provider.shutdown()
+
+
+def test_propagators_none_extracts_an_empty_context_not_none(monkeypatch):
+    from opentelemetry import context, propagate
+
+    previous = propagate.get_global_textmap()
+    monkeypatch.setenv("OTEL_PROPAGATORS", "none")
+    try:
+        telemetry.set_propagators()
+        carrier = {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"}
+        extracted = propagate.extract(carrier)
+        assert extracted is not None and extracted == context.Context()
+        token = context.attach(extracted)
+        context.detach(token)
+        injected: dict[str, str] = {}
+        propagate.inject(injected)
+        assert injected == {}
+    finally:
+        propagate.set_global_textmap(previous)
