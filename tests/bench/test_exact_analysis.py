@@ -142,7 +142,7 @@ def test_the_expected_ratio_at_a_probability_interpolates_between_unsampled_and_
     assert analysis.expected_ratio(0.0, 1.01, 1.21) == 1.01
 
 
-def test_attribution_splits_the_overhead_and_keeps_the_residual():
+def test_attribution_splits_the_overhead_additively_and_shows_the_pieces_apart():
     totals = {
         "off": 1000.0,
         "ratio-100pct": 1500.0,
@@ -159,12 +159,19 @@ def test_attribution_splits_the_overhead_and_keeps_the_residual():
     assert (
         rows["span export: batch processor, queue, its thread"]["instructions_per_request"] == 100
     )
-    assert rows["instrumentation: flask (+ wsgi), its spans"]["instructions_per_request"] == 100
-    assert rows["propagation (tracecontext + baggage)"]["instructions_per_request"] == 20
-    # not measured: no row
-    assert not any("psycopg" in name for name in rows)
-    assert rows[analysis.RESIDUAL]["instructions_per_request"] == 500 - 320
+    assert rows[analysis.RECORDING]["instructions_per_request"] == 300
+    additive = [r for r in rows.values() if r.get("additive")]
+    assert sum(r["instructions_per_request"] for r in additive) == 500  # the whole overhead
+    flask = rows["- instrumentation: flask (+ wsgi), incl. its no-op cost"]
+    assert flask["instructions_per_request"] == 100 and not flask["additive"]
+    assert rows["- propagation (tracecontext + baggage)"]["instructions_per_request"] == 20
+    assert not any("psycopg" in name for name in rows)  # not measured: no row
+    assert analysis.RESIDUAL not in rows
     assert rows["total: 100% sampling over tracing off"]["percent_of_overhead"] == 100.0
+    # an additive row missing: the residual says what is not covered
+    partial = {k: v for k, v in totals.items() if k != "abl-sink-drop"}
+    rest = {r["component"]: r for r in analysis.attribution(partial)}[analysis.RESIDUAL]
+    assert rest["instructions_per_request"] == 150
     assert analysis.attribution({"off": 1.0}) == []
 
 

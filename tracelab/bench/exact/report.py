@@ -243,8 +243,20 @@ def markdown_report(
             "## Attribution by ablation",
             "",
             "Each row: the same requests with one component taken away; the difference in "
-            "total instructions per request is its cost (the instrumentation rows are measured "
-            "without a span processor, so export is counted once, in the export rows).",
+            "total instructions per request is its cost. The first four rows chain from 100% "
+            "down to tracing off and add up to the whole overhead; the rows starting with '-' "
+            "split the recording row one library at a time (without a span processor), and "
+            "each also removes what that library costs when tracing is off, so they overlap "
+            "(grey in the plot). Configurations with unexpected answers: "
+            + (
+                ", ".join(
+                    f"{c['name']} ({c['unexpected_statuses']})"
+                    for c in document["configs"]
+                    if c["unexpected_statuses"]
+                )
+                or "none"
+            )
+            + ".",
             "",
             markdown_table(
                 ["component", "instructions/request", "% of the 100% overhead"],
@@ -320,7 +332,7 @@ def plot(document: Mapping[str, Any], path: Path) -> Path | None:
         right.barh(
             range(len(rows)),
             [r["instructions_per_request"] / 1e3 for r in rows],
-            color="tab:orange",
+            color=["tab:orange" if r.get("additive") else "tab:gray" for r in rows],
         )
         right.set_yticks(range(len(rows)), [r["component"] for r in rows], fontsize=8)
         right.invert_yaxis()
