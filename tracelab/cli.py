@@ -6,6 +6,7 @@ import click
 
 from tracelab.analysis.cli import analyze, compare, critical_path, service_map_command
 from tracelab.bench.cli import bench
+from tracelab.bench.exact.cli import bench_exact
 from tracelab.console.cli import console
 from tracelab.doctor.cli import doctor
 from tracelab.sampling.cli import sampling
@@ -22,7 +23,17 @@ def cli() -> None:
 
 COMMANDS = (tools, up, down, status, logs, console, verify, analyze, compare, critical_path)
 ANALYSES = (service_map_command,)
-for command in (*COMMANDS, *ANALYSES, scenario, sampling, bench, exercise, gameday, doctor):
+for command in (
+    *COMMANDS,
+    *ANALYSES,
+    scenario,
+    sampling,
+    bench,
+    bench_exact,
+    exercise,
+    gameday,
+    doctor,
+):
     cli.add_command(command)
 
 

@@ -67,7 +67,7 @@ def create_flask_app(
         _register_access_log(app)
     app.after_request(_close_after_unread_body)
     untraced = (*exclusions.UNTRACED, *untraced_paths)
-    if not launch.zero_code():
+    if not launch.zero_code() and telemetry.instrumentation_enabled("flask"):
         # Zero-code: opentelemetry-instrument made every Flask app traced, with
         # OTEL_PYTHON_FLASK_EXCLUDED_URLS (launch.instrumentation_defaults).
         FlaskInstrumentor().instrument_app(

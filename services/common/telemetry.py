@@ -43,18 +43,28 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+import signal
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry._logs import get_logger_provider, set_logger_provider
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.context import Context
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
 from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -145,16 +155,56 @@ def build_exporter() -> SpanExporter:
     return exporter
 
 
+class NoPropagation(TextMapPropagator):
+    """``OTEL_PROPAGATORS=none``: nothing injected, nothing extracted.
+
+    The SDK's own ``none`` is an empty composite whose ``extract`` returns the
+    context it was given, ``None`` when given none; the instrumentations then
+    attach ``None`` as the current context and every request fails. This one
+    returns an empty context instead.
+    """
+
+    def extract(self, carrier: Any, context: Context | None = None, getter: Any = None) -> Context:
+        """The given context, or an empty one: nothing read from ``carrier``."""
+        return context if context is not None else Context()
+
+    def inject(self, carrier: Any, context: Context | None = None, setter: Any = None) -> None:
+        """Nothing written."""
+
+    @property
+    def fields(self) -> set[str]:
+        """No header."""
+        return set()
+
+
 def set_propagators() -> None:
     """W3C tracecontext + baggage, unless ``OTEL_PROPAGATORS`` chose otherwise."""
-    if not os.environ.get("OTEL_PROPAGATORS"):
+    if os.environ.get("OTEL_PROPAGATORS", "").strip().lower() == "none":
+        propagate.set_global_textmap(NoPropagation())
+    elif not os.environ.get("OTEL_PROPAGATORS"):
         propagate.set_global_textmap(
             CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
         )
 
 
+# The standard variable (opentelemetry-instrument reads it too): a comma-separated
+# list of instrumentation entry-point names (flask, requests, aiohttp-client,
+# aiohttp-server, psycopg) the process must not instrument.
+DISABLED_INSTRUMENTATIONS_VAR = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
+
+
+def instrumentation_enabled(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """False when ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` names instrumentation ``name``."""
+    env = os.environ if environ is None else environ
+    disabled = {item.strip() for item in env.get(DISABLED_INSTRUMENTATIONS_VAR, "").split(",")}
+    return name not in disabled
+
+
 def instrument_libraries() -> None:
-    """Instrument requests, aiohttp (client and server) and psycopg; idempotent."""
+    """Instrument requests, aiohttp (client and server) and psycopg; idempotent.
+
+    An instrumentation named in ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` is left out.
+    """
     from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
     from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
@@ -162,15 +212,15 @@ def instrument_libraries() -> None:
 
     # The aiohttp server instrumentor patches web.Application so every app
     # built afterwards gets the tracing middleware first in its chain.
-    for instrumentor in (
-        RequestsInstrumentor(),
-        AioHttpClientInstrumentor(),
-        AioHttpServerInstrumentor(),
+    for name, instrumentor in (
+        ("requests", RequestsInstrumentor()),
+        ("aiohttp-client", AioHttpClientInstrumentor()),
+        ("aiohttp-server", AioHttpServerInstrumentor()),
     ):
-        if not instrumentor.is_instrumented_by_opentelemetry:
+        if instrumentation_enabled(name) and not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument()
     psycopg = PsycopgInstrumentor()
-    if not psycopg.is_instrumented_by_opentelemetry:
+    if instrumentation_enabled("psycopg") and not psycopg.is_instrumented_by_opentelemetry:
         # The commenter would append trace ids to SQL text, defeating statement caches.
         psycopg.instrument(enable_commenter=False, capture_parameters=False)
 
@@ -215,6 +265,8 @@ def build_provider(
 
         sampler = sampler_from_entry_point()
     provider = TracerProvider(resource=resource, sampler=sampler)
+    if span_processor is None and span_sink() == "none":
+        return provider
     if span_processor is None:
         build = build_simple_processor if span_processor_kind() == "simple" else None
         span_processor = (build or build_batch_processor)(meter_provider)
@@ -230,9 +282,51 @@ def build_simple_processor(meter_provider: MeterProvider | None) -> SimpleSpanPr
     return SimpleSpanProcessor(exporter)
 
 
+# Where finished spans go, for measuring the export path piece by piece
+# (tracelab bench-exact's ablations): ``export`` (the default: encode and POST),
+# ``encode`` (encode, send nothing), ``drop`` (the batch processor hands the
+# batches to an exporter that drops them), ``none`` (no span processor at all).
+SPAN_SINK_VAR = "TRACELAB_SPAN_SINK"
+SPAN_SINKS = ("export", "encode", "drop", "none")
+
+
+def span_sink(environ: Mapping[str, str] | None = None) -> str:
+    """``TRACELAB_SPAN_SINK`` (default ``export``)."""
+    env = os.environ if environ is None else environ
+    sink = env.get(SPAN_SINK_VAR, "").strip().lower() or "export"
+    if sink not in SPAN_SINKS:
+        raise ValueError(f"{SPAN_SINK_VAR} {sink!r} is not one of {', '.join(SPAN_SINKS)}")
+    return sink
+
+
+class SinkExporter(SpanExporter):
+    """Takes every batch and sends nothing; with ``encode`` it encodes the batch first."""
+
+    def __init__(self, encode: Callable[[Sequence[ReadableSpan]], bytes] | None = None) -> None:
+        self.encode = encode
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Encode (when asked to) and drop ``spans``."""
+        if self.encode is not None:
+            self.encode(spans)
+        return SpanExportResult.SUCCESS
+
+
+def sink_exporter() -> SpanExporter:
+    """The exporter ``TRACELAB_SPAN_SINK`` asks for (``build_exporter``'s for ``export``)."""
+    sink = span_sink()
+    if sink == "encode":
+        from services.common.otlp_encoding import encode_spans
+
+        return SinkExporter(encode_spans)
+    if sink == "drop":
+        return SinkExporter()
+    return build_exporter()
+
+
 def build_batch_processor(
     meter_provider: MeterProvider | None,
-    exporter_factory: Callable[[], SpanExporter] = build_exporter,
+    exporter_factory: Callable[[], SpanExporter] = sink_exporter,
 ) -> BatchSpanProcessor:
     """The OTLP batch span processor (``OTEL_BSP_*``) over ``exporter_factory``'s exporter.
 
@@ -270,6 +364,7 @@ def init(
     set_propagators()
     if launch.zero_code():
         _state = _adopt_zero_code(service_name, log_processor)
+        _install_flush_signal()
         return _state
     provider: TracerProvider | None = None
     meters: MeterProvider | None = None
@@ -297,6 +392,7 @@ def init(
     _state = TelemetryState(
         service_name=service_name, provider=provider, pid=os.getpid(), meters=meters, logs=logs
     )
+    _install_flush_signal()
     return _state
 
 
@@ -317,6 +413,32 @@ def _adopt_zero_code(service_name: str, log_processor: LogRecordProcessor | None
             logs.add_log_record_processor(log_processor)
         log_export.attach(logs)
     return TelemetryState(service_name=service_name, provider=provider, pid=os.getpid(), logs=logs)
+
+
+# A signal name (e.g. ``SIGUSR2``): on it the process flushes its span and log
+# exporters and logs FLUSHED_MESSAGE. tracelab bench-exact ends each measured
+# window so, to count the export of every span of the window inside it.
+FLUSH_SIGNAL_VAR = "TRACELAB_FLUSH_SIGNAL"
+FLUSHED_MESSAGE = "telemetry flushed on signal"
+
+
+def _install_flush_signal() -> None:
+    name = os.environ.get(FLUSH_SIGNAL_VAR, "").strip()
+    if not name:
+        return
+
+    def flush() -> None:
+        if _state is not None and _state.provider is not None:
+            _state.provider.force_flush()
+        if _state is not None and _state.logs is not None:
+            _state.logs.force_flush()
+        log.info(FLUSHED_MESSAGE)
+
+    # The handler runs in the main thread, between two bytecodes of whatever it
+    # was doing: the flush waits for the exporter, so it runs in its own thread.
+    signal.signal(
+        signal.Signals[name], lambda *_: threading.Thread(target=flush, daemon=True).start()
+    )
 
 
 def shutdown() -> None:

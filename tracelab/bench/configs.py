@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.common import exporters, launch
+
 BASELINE = "off"
 STACK_ENV_FILE = Path("loadtest/profiles/stack.env")
 
@@ -47,25 +49,49 @@ STANDARD_CONFIGS: tuple[BenchConfig, ...] = (
         {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.0"},
     ),
 )
+_FULL_SAMPLING = STANDARD_CONFIGS[-1].env
+# Two more at 100%, measured side by side with the standard ones (tracelab
+# bench-exact runs them by default; ``tracelab bench --configs`` can name them).
+EXTRA_CONFIGS: tuple[BenchConfig, ...] = (
+    BenchConfig(
+        "stock-encoder",
+        "100%, the SDK's stock OTLP/HTTP exporter",
+        # OTEL_TRACES_EXPORTER names the exporter's entry point (unset, or
+        # ``tracelab``: the direct encoder).
+        {**_FULL_SAMPLING, exporters.TRACES.variable: "otlp_proto_http"},
+    ),
+    BenchConfig(
+        "zero-code",
+        "100%, zero-code instrumentation (opentelemetry-instrument)",
+        {**_FULL_SAMPLING, launch.MODE_VAR: launch.ZERO_CODE},
+    ),
+)
 CONFIG_NAMES: tuple[str, ...] = tuple(c.name for c in STANDARD_CONFIGS)
+ALL_CONFIGS: tuple[BenchConfig, ...] = (*STANDARD_CONFIGS, *EXTRA_CONFIGS)
+ALL_CONFIG_NAMES: tuple[str, ...] = tuple(c.name for c in ALL_CONFIGS)
 
 
 def select_configs(names: Sequence[str] | None) -> list[BenchConfig]:
-    """The standard configurations named (all by default), baseline first, in standard order."""
+    """The configurations named (the standard ones by default), baseline first, in order.
+
+    Any of :data:`ALL_CONFIGS` may be named.
+    """
     if not names:
         return list(STANDARD_CONFIGS)
-    unknown = sorted(set(names) - set(CONFIG_NAMES))
+    unknown = sorted(set(names) - set(ALL_CONFIG_NAMES))
     if unknown:
-        raise ValueError(f"unknown configuration {', '.join(unknown)}: choose from {CONFIG_NAMES}")
+        raise ValueError(
+            f"unknown configuration {', '.join(unknown)}: choose from {ALL_CONFIG_NAMES}"
+        )
     wanted = set(names) | {BASELINE}
-    return [c for c in STANDARD_CONFIGS if c.name in wanted]
+    return [c for c in ALL_CONFIGS if c.name in wanted]
 
 
 def parse_variant(text: str) -> BenchConfig:
     """A custom configuration from ``NAME:KEY=VALUE,KEY=VALUE`` (``tracelab bench --variant``)."""
     name, sep, pairs = text.partition(":")
     name = name.strip()
-    if not sep or not name or name in CONFIG_NAMES:
+    if not sep or not name or name in ALL_CONFIG_NAMES:
         raise ValueError(f"expected NAME:KEY=VALUE[,KEY=VALUE...] with a new name, got {text!r}")
     env: dict[str, str] = {}
     for pair in filter(None, (p.strip() for p in pairs.split(","))):

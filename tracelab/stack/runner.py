@@ -56,6 +56,8 @@ from tracelab.stack.state import (
 from tracelab.stack.tools import stale_tools
 
 Echo = Callable[[str], None]
+# Wraps a service's command line (service name, argv) -> argv: e.g. under valgrind.
+Wrapper = Callable[[str, list[str]], list[str]]
 # Seconds a running but unready component gets to recover by itself once the
 # components that died are back, before `up` restarts it too.
 RECOVERY_GRACE_S = 10.0
@@ -192,7 +194,9 @@ class Stack:
     ``env`` overlays ``os.environ`` for every component: ports (e.g.
     ``OTELCOL_OTLP_HTTP_PORT``, ``TRACELAB_FRONTEND_PORT``,
     ``TRACELAB_POSTGRES_PORT``) and anything else. ``run_dir`` (or
-    ``TRACELAB_RUN_DIR``) relocates ``.run``.
+    ``TRACELAB_RUN_DIR``) relocates ``.run``. ``service_wrapper`` rewrites the
+    five services' command lines (``tracelab bench-exact`` runs them under
+    callgrind); the infrastructure and the console always run as they are.
     """
 
     def __init__(
@@ -202,8 +206,10 @@ class Stack:
         run_dir: Path | None = None,
         env: Mapping[str, str] | None = None,
         echo: Echo | None = None,
+        service_wrapper: Wrapper | None = None,
     ) -> None:
         self.root = (root or repo_root()).resolve()
+        self.service_wrapper = service_wrapper
         self.environ: dict[str, str] = {**os.environ, **(env or {})}
         self.run_dir = (run_dir or default_run_dir(self.root, self.environ)).resolve()
         self.echo: Echo = echo or (lambda _msg: None)
@@ -637,6 +643,8 @@ class Stack:
             argv, env = row.command.command(row.env(launch))
         else:
             argv, env = row.command.argv(self.site), row.env(launch)
+        if self.service_wrapper is not None and row.kind == "service":
+            argv = self.service_wrapper(row.name, argv)
         proc = spawn(argv, env=env, cwd=self.root, log_path=log)
         ref = ProcessRef.of(proc.pid) or ProcessRef(proc.pid, 0.0)
         run.record(row.name, ref, checks, row.status_url(launch.ports, launch.dsn))
