@@ -73,6 +73,17 @@ def env_bool(name: str, default: bool, environ: Mapping[str, str] | None = None)
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def env_choice(
+    name: str, choices: tuple[str, ...], environ: Mapping[str, str] | None = None
+) -> str:
+    """A variable that names one of ``choices`` (case-insensitive); unset means the first."""
+    raw = (environ if environ is not None else os.environ).get(name, "")
+    value = raw.strip().lower() or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name} {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
 def package_version() -> str:
     """The installed tracelab version, used as the default ``service.version``."""
     try:

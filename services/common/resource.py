@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from opentelemetry.sdk.resources import Resource, ResourceDetector
 
-from services.common.config import ServiceSettings, env_str
+from services.common.config import ServiceSettings, env_choice, env_str
 from services.common.sampling import PROBABILITY_ATTRIBUTE, configured_probability
 
 # batch (the default) or simple: the SDK's SimpleSpanProcessor exports each
@@ -24,11 +24,7 @@ PROCESSOR_ATTRIBUTE = "tracelab.span_processor"
 
 def span_processor_kind(environ: Mapping[str, str] | None = None) -> str:
     """``TRACELAB_SPAN_PROCESSOR`` (``batch`` or ``simple``; default ``batch``)."""
-    env = os.environ if environ is None else environ
-    kind = env.get(PROCESSOR_VAR, "").strip().lower() or "batch"
-    if kind not in PROCESSORS:
-        raise ValueError(f"{PROCESSOR_VAR} {kind!r} is not one of {', '.join(PROCESSORS)}")
-    return kind
+    return env_choice(PROCESSOR_VAR, PROCESSORS, environ)
 
 
 def lab_resource_attributes(service_version: str, environment: str) -> dict[str, object]:

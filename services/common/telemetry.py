@@ -70,7 +70,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from services.common import exporters, launch, log_export, span_loss
 from services.common import resource as resource_module
-from services.common.config import OTLP_PROTOCOLS, ConfigError, env_bool
+from services.common.config import OTLP_PROTOCOLS, ConfigError, env_bool, env_choice
 
 # Re-exported: the doctor and the tests read the processor switch from here.
 from services.common.resource import PROCESSOR_ATTRIBUTE as PROCESSOR_ATTRIBUTE
@@ -292,11 +292,7 @@ SPAN_SINKS = ("export", "encode", "drop", "none")
 
 def span_sink(environ: Mapping[str, str] | None = None) -> str:
     """``TRACELAB_SPAN_SINK`` (default ``export``)."""
-    env = os.environ if environ is None else environ
-    sink = env.get(SPAN_SINK_VAR, "").strip().lower() or "export"
-    if sink not in SPAN_SINKS:
-        raise ValueError(f"{SPAN_SINK_VAR} {sink!r} is not one of {', '.join(SPAN_SINKS)}")
-    return sink
+    return env_choice(SPAN_SINK_VAR, SPAN_SINKS, environ)
 
 
 class SinkExporter(SpanExporter):

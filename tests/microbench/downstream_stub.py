@@ -10,8 +10,8 @@ process, its CPU stays out of the measured one.
 from __future__ import annotations
 
 import json
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from stub_server import QuietHandler, serve
 
 PROFILE = {"id": 7, "email": "user0007@tracelab.test", "name": "User 7", "created_at": "2026-01-01"}
 ACTIVITY = {
@@ -21,10 +21,8 @@ ACTIVITY = {
 }
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     """The few routes the services call."""
-
-    protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
         """``/verify``: the token's user."""
@@ -36,23 +34,12 @@ class Handler(BaseHTTPRequestHandler):
         self._answer(ACTIVITY if "/activity" in self.path else PROFILE)
 
     def _answer(self, payload: object) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet."""
+        self.answer(json.dumps(payload).encode(), "application/json")
 
 
 def main() -> None:
     """Serve until killed."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    sys.stdout.write(f"PORT {server.server_address[1]}\n")
-    sys.stdout.flush()
-    server.serve_forever()
+    serve(Handler)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,7 @@ keeps its CPU out of the measured process.
 from __future__ import annotations
 
 import json
-import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
@@ -23,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from stub_server import QuietHandler, serve
 
 _lock = threading.Lock()
 _counts = {"requests": 0, "spans": 0, "logs": 0}
@@ -30,10 +29,8 @@ _EMPTY = ExportTraceServiceResponse().SerializeToString()
 _EMPTY_LOGS = ExportLogsServiceResponse().SerializeToString()
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     """POST /v1/traces, POST /v1/logs and GET /stats."""
-
-    protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
         """Decode an export request, count its spans or log records, answer 200."""
@@ -45,7 +42,7 @@ class Handler(BaseHTTPRequestHandler):
             with _lock:
                 _counts["requests"] += 1
                 _counts["logs"] += records
-            self._answer(_EMPTY_LOGS, "application/x-protobuf")
+            self.answer(_EMPTY_LOGS, "application/x-protobuf")
             return
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
@@ -53,31 +50,18 @@ class Handler(BaseHTTPRequestHandler):
         with _lock:
             _counts["requests"] += 1
             _counts["spans"] += spans
-        self._answer(_EMPTY, "application/x-protobuf")
+        self.answer(_EMPTY, "application/x-protobuf")
 
     def do_GET(self) -> None:
         """The counts so far."""
         with _lock:
             body = json.dumps(_counts).encode()
-        self._answer(body, "application/json")
-
-    def _answer(self, body: bytes, content_type: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet."""
+        self.answer(body, "application/json")
 
 
 def main() -> None:
     """Serve until killed."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    sys.stdout.write(f"PORT {server.server_address[1]}\n")
-    sys.stdout.flush()
-    server.serve_forever()
+    serve(Handler)
 
 
 if __name__ == "__main__":
