@@ -215,3 +215,21 @@ def test_the_exact_ratio_is_judged_against_the_time_interval():
     assert by_config["ratio-100pct"]["within"] is True
     assert by_config["ratio-100pct"]["time_low"] == pytest.approx(1.07)
     assert by_config["ratio-1pct"]["within"] is False
+
+
+def test_a_time_figure_without_an_interval_is_not_a_verdict():
+    nan = float("nan")
+    time_document = {
+        "overheads": {
+            "stock-encoder": {
+                "service_cpu_s_per_1k": {"relative_percent": {"mean": 6.6, "half_width": nan}}
+            },
+            "zero-code": {
+                "service_cpu_s_per_1k": {"relative_percent": {"mean": nan, "half_width": nan}}
+            },
+        }
+    }
+    rows = analysis.compare_with_time({"stock-encoder": 1.19, "zero-code": 1.25}, time_document)
+    assert [(r["config"], r["within"], r["time_low"]) for r in rows] == [
+        ("stock-encoder", None, None)
+    ]

@@ -6,6 +6,7 @@ Pure functions over JSON-ready data, so the tests feed them numbers and
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -246,11 +247,13 @@ def compare_with_time(
             continue
         rel = overheads.get("service_cpu_s_per_1k", {}).get("relative_percent", {})
         centre, half = rel.get("mean"), rel.get("half_width")
-        if centre is None:
+        if centre is None or not math.isfinite(centre):
             continue
-        half = half if half is not None else float("nan")
-        low, high = 1 + (centre - half) / 100, 1 + (centre + half) / 100
         exact = exact_ratios[name]
+        # One valid pair has no interval: say so rather than compare with nothing.
+        interval = half is not None and math.isfinite(half)
+        low = 1 + (centre - half) / 100 if interval else None
+        high = 1 + (centre + half) / 100 if interval else None
         rows.append(
             {
                 "config": name,
@@ -258,7 +261,7 @@ def compare_with_time(
                 "time_ratio": 1 + centre / 100,
                 "time_low": low,
                 "time_high": high,
-                "within": bool(low <= exact <= high),
+                "within": bool(low <= exact <= high) if interval else None,
             }
         )
     return rows

@@ -302,8 +302,10 @@ def markdown_report(
                         r["config"],
                         f"{r['exact_ratio']:.4f}",
                         f"{r['time_ratio']:.4f}",
-                        f"{r['time_low']:.4f} - {r['time_high']:.4f}",
-                        "yes" if r["within"] else "no",
+                        f"{r['time_low']:.4f} - {r['time_high']:.4f}"
+                        if r["within"] is not None
+                        else "none (one valid pair)",
+                        {True: "yes", False: "no", None: "n/a"}[r["within"]],
                     ]
                     for r in comparison
                 ],
