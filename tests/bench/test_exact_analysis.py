@@ -233,3 +233,20 @@ def test_a_time_figure_without_an_interval_is_not_a_verdict():
     assert [(r["config"], r["within"], r["time_low"]) for r in rows] == [
         ("stock-encoder", None, None)
     ]
+
+
+def test_zero_code_is_attributed_against_programmatic_and_its_metrics_apart():
+    totals = {
+        "off": 1000.0,
+        "ratio-100pct": 1100.0,
+        "zero-code": 1250.0,
+        "abl-zero-code-no-metrics": 1150.0,
+    }
+    rows = {r["component"]: r for r in analysis.attribution(totals)}
+    over = rows["zero-code over programmatic (both 100%)"]
+    assert over["instructions_per_request"] == 150 and not over["additive"]
+    metrics = next(r for name, r in rows.items() if name.startswith("- zero-code: the config"))
+    assert metrics["instructions_per_request"] == 100
+    ablation = configs.BY_NAME["abl-zero-code-no-metrics"].env
+    assert ablation["TRACELAB_INSTRUMENTATION"] == "zero-code"
+    assert ablation["OTEL_METRICS_EXPORTER"] == "none"

@@ -114,6 +114,13 @@ COMPONENTS: tuple[Component, ...] = (
     Component("- instrumentation: requests, incl. its no-op cost", SINK_NONE, "abl-no-requests"),
     Component("- instrumentation: psycopg, incl. its no-op cost", SINK_NONE, "abl-no-psycopg"),
     Component("- propagation (tracecontext + baggage)", SINK_NONE, "abl-no-propagation"),
+    # Zero-code against the programmatic 100%, and its metrics' share of that.
+    Component("zero-code over programmatic (both 100%)", "zero-code", REFERENCE),
+    Component(
+        "- zero-code: the configurator's metrics (instrumentations' HTTP metrics, SDK's own)",
+        "zero-code",
+        "abl-zero-code-no-metrics",
+    ),
 )
 RESIDUAL = "rest (100% overhead not covered by the additive rows)"
 

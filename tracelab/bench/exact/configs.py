@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracelab.bench.configs import ALL_CONFIGS, STANDARD_CONFIGS, BenchConfig
+from tracelab.bench.configs import ALL_CONFIGS, EXTRA_CONFIGS, STANDARD_CONFIGS, BenchConfig
 from tracelab.bench.exact.analysis import ABLATION_PREFIX, SINK_NONE
 
 _FULL = STANDARD_CONFIGS[-1].env
@@ -33,6 +33,15 @@ ABLATIONS: tuple[BenchConfig, ...] = (
         "no-propagation",
         "100%, no span processor, no propagators",
         {**_NO_PROCESSOR, "OTEL_PROPAGATORS": "none"},
+    ),
+    _ablation(
+        "zero-code-no-metrics",
+        "zero-code at 100%, no meter provider (instrumentations' and the SDK's metrics off)",
+        {
+            **next(c for c in EXTRA_CONFIGS if c.name == "zero-code").env,
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED": "false",
+        },
     ),
 )
 MAIN_CONFIGS: tuple[BenchConfig, ...] = ALL_CONFIGS
