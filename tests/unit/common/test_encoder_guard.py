@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs as stock_encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as stock_encode
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -33,35 +32,15 @@ from opentelemetry.trace import SpanKind
 
 from services.common import encoder_guard, exporters, otlp_encoding, otlp_log_encoding, span_loss
 from services.common.otlp_encoding import FastOTLPSpanExporter
-from services.common.otlp_log_encoding import FastOTLPLogExporter
+from tests.unit.common.otlp_collector import Collector, log_exporter, span_exporter
 
 ROOT = Path(__file__).resolve().parents[3]
 GUARD_LOGGER = encoder_guard.log.name
 
 
-class _Collector(requests.adapters.BaseAdapter):
-    """Answers every OTLP POST with 200 and keeps the bodies."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.bodies: list[bytes] = []
-
-    def send(self, request, **kwargs):
-        self.bodies.append(request.body)
-        response = requests.Response()
-        response.status_code = 200
-        response._content = b""
-        response.request = request
-        response.url = request.url
-        return response
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
 @pytest.fixture
-def collector() -> _Collector:
-    return _Collector()
+def collector() -> Collector:
+    return Collector()
 
 
 @pytest.fixture(autouse=True)
@@ -70,24 +49,6 @@ def fresh_version_check() -> Iterator[None]:
     encoder_guard.direct_encoding_supported.cache_clear()
     yield
     encoder_guard.direct_encoding_supported.cache_clear()
-
-
-def _session(collector: _Collector) -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", collector)
-    return session
-
-
-def span_exporter(collector: _Collector) -> FastOTLPSpanExporter:
-    return FastOTLPSpanExporter(
-        endpoint="http://collector.invalid/v1/traces", session=_session(collector), timeout=1
-    )
-
-
-def log_exporter(collector: _Collector) -> FastOTLPLogExporter:
-    return FastOTLPLogExporter(
-        endpoint="http://collector.invalid/v1/logs", session=_session(collector), timeout=1
-    )
 
 
 def lab_spans() -> list[ReadableSpan]:

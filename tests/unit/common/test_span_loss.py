@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-import requests
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -33,33 +32,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from services.common import log_export, span_loss, telemetry
-from services.common.otlp_encoding import FastOTLPSpanExporter
-from services.common.otlp_log_encoding import FastOTLPLogExporter
+from tests.unit.common.otlp_collector import Collector, log_exporter, session, span_exporter
 
 QUIET = {"OTEL_METRICS_EXPORTER": "none", span_loss.LOG_INTERVAL_VAR: "3600"}
-
-
-class _Collector(requests.adapters.BaseAdapter):
-    """Answers every OTLP POST with ``status`` and counts the requests."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__()
-        self.status = status
-        self.requests = 0
-        self.bodies: list[bytes] = []
-
-    def send(self, request, **kwargs):
-        self.requests += 1
-        self.bodies.append(request.body)
-        response = requests.Response()
-        response.status_code = self.status
-        response._content = b""
-        response.request = request
-        response.url = request.url
-        return response
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 class _GatedExporter(SpanExporter):
@@ -110,24 +85,6 @@ def _end_spans(provider: TracerProvider, count: int) -> None:
             pass
 
 
-def _session(collector: _Collector) -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", collector)
-    return session
-
-
-def _otlp_exporter(collector: _Collector) -> FastOTLPSpanExporter:
-    return FastOTLPSpanExporter(
-        endpoint="http://collector.invalid/v1/traces", session=_session(collector), timeout=1
-    )
-
-
-def _otlp_log_exporter(collector: _Collector) -> FastOTLPLogExporter:
-    return FastOTLPLogExporter(
-        endpoint="http://collector.invalid/v1/logs", session=_session(collector), timeout=1
-    )
-
-
 def test_a_full_queue_counts_exactly_the_spans_it_drops(monkeypatch, meters, reader):
     monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "8")
     monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4")
@@ -152,8 +109,8 @@ def test_a_full_queue_counts_exactly_the_spans_it_drops(monkeypatch, meters, rea
 
 
 def test_failed_exports_count_their_spans_and_calls(meters, reader):
-    collector = _Collector(status=400)  # not retryable: each export fails at once
-    processor = telemetry.build_batch_processor(meters, lambda: _otlp_exporter(collector))
+    collector = Collector(status=400)  # not retryable: each export fails at once
+    processor = telemetry.build_batch_processor(meters, lambda: span_exporter(collector))
     provider = _tracer_provider(processor)
     for _ in range(3):
         _end_spans(provider, 5)
@@ -166,8 +123,8 @@ def test_failed_exports_count_their_spans_and_calls(meters, reader):
 
 
 def test_a_simple_processor_counts_its_failed_exports_too(monkeypatch, meters, reader):
-    collector = _Collector(status=400)
-    monkeypatch.setattr(telemetry, "build_exporter", lambda: _otlp_exporter(collector))
+    collector = Collector(status=400)
+    monkeypatch.setattr(telemetry, "build_exporter", lambda: span_exporter(collector))
     provider = _tracer_provider(telemetry.build_simple_processor(meters))
     _end_spans(provider, 2)  # each span is its own export
     totals = span_loss.totals_from(reader.get_metrics_data(), span_loss.SPANS)
@@ -176,8 +133,8 @@ def test_a_simple_processor_counts_its_failed_exports_too(monkeypatch, meters, r
 
 
 def test_successful_exports_count_no_loss(meters, reader):
-    collector = _Collector(status=200)
-    processor = telemetry.build_batch_processor(meters, lambda: _otlp_exporter(collector))
+    collector = Collector(status=200)
+    processor = telemetry.build_batch_processor(meters, lambda: span_exporter(collector))
     provider = _tracer_provider(processor)
     _end_spans(provider, 7)
     processor.force_flush()
@@ -215,7 +172,7 @@ def test_the_sdk_switch_is_restored_after_the_processor_is_built(monkeypatch, me
 def test_a_batch_refused_with_an_http_status_is_a_failed_export(meters, reader, status):
     # The OTLP/HTTP exporter's own metric counts these as exported.
     processor = telemetry.build_batch_processor(
-        meters, lambda: _otlp_exporter(_Collector(status=status))
+        meters, lambda: span_exporter(Collector(status=status))
     )
     provider = _tracer_provider(processor)
     _end_spans(provider, 4)
@@ -390,8 +347,8 @@ def test_a_full_log_queue_counts_exactly_the_records_it_drops(monkeypatch, meter
 
 
 def test_failed_log_exports_count_their_records_and_calls(meters, reader):
-    collector = _Collector(status=400)  # not retryable: each export fails at once
-    processor = log_export.build_processor(meters, lambda: _otlp_log_exporter(collector))
+    collector = Collector(status=400)  # not retryable: each export fails at once
+    processor = log_export.build_processor(meters, lambda: log_exporter(collector))
     provider = _logger_provider(processor)
     for _ in range(3):
         _emit_records(provider, 5)
@@ -414,7 +371,7 @@ def test_a_log_record_after_shutdown_is_counted(meters, reader):
     assert _records(reader).dropped_after_shutdown == 1
 
 
-def _exported_metrics(collector: _Collector) -> dict[str, list[tuple[dict, int]]]:
+def _exported_metrics(collector: Collector) -> dict[str, list[tuple[dict, int]]]:
     """The (attributes, value) points of every counter in the OTLP metric requests sent."""
     points: dict[str, list[tuple[dict, int]]] = {}
     for body in collector.bodies:
@@ -432,17 +389,17 @@ def test_lost_log_records_are_in_the_metrics_the_service_pushes(monkeypatch):
     """What reaches the collector (and its Prometheus page): the OTLP metric export."""
     monkeypatch.setenv("OTEL_BLRP_MAX_QUEUE_SIZE", "2")
     monkeypatch.setenv("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "2")
-    metrics_collector = _Collector(status=200)
+    metrics_collector = Collector(status=200)
     pushed = PeriodicExportingMetricReader(
         OTLPMetricExporter(
-            endpoint="http://collector.invalid/v1/metrics", session=_session(metrics_collector)
+            endpoint="http://collector.invalid/v1/metrics", session=session(metrics_collector)
         ),
         export_interval_millis=3_600_000,
     )
     meters = span_loss.build_meter_provider(
         Resource({"service.name": "svc"}), QUIET, extra_readers=(pushed,)
     )
-    refusing = _Collector(status=400)
+    refusing = Collector(status=400)
     exporter = _GatedLogExporter()
     processor = log_export.build_processor(meters, lambda: exporter)
     provider = _logger_provider(processor)
@@ -451,7 +408,7 @@ def test_lost_log_records_are_in_the_metrics_the_service_pushes(monkeypatch):
     _emit_records(provider, 5)  # 2 queued, 3 dropped
     exporter.gate.set()
     provider.shutdown()
-    failing = log_export.build_processor(meters, lambda: _otlp_log_exporter(refusing))
+    failing = log_export.build_processor(meters, lambda: log_exporter(refusing))
     provider = _logger_provider(failing)
     _emit_records(provider, 2)  # one batch (a queue's worth), refused
     provider.shutdown()
