@@ -31,10 +31,10 @@ What zero-code does differently:
   is on for the whole process, so the SDK also counts every span started;
 - the instrumentations report their HTTP metrics to the global meter
   provider (programmatic: a no-op meter);
-- the exporter is whatever ``OTEL_TRACES_EXPORTER`` names through the
-  ``opentelemetry_traces_exporter`` entry points (``otlp``: the stock
-  OTLP/HTTP exporter), not :func:`build_exporter`, and
-  ``TRACELAB_SPAN_PROCESSOR=simple`` is not available (the configurator
+- the configurator builds the exporter ``OTEL_TRACES_EXPORTER`` names
+  through the ``opentelemetry_traces_exporter`` entry points (the launcher
+  passes the name :func:`build_exporter` would resolve: ``tracelab`` by
+  default), and ``TRACELAB_SPAN_PROCESSOR=simple`` is not available (the configurator
   always builds a batch processor);
 - ``tracelab.span_processor`` is still set on the resource (``batch``).
 """
