@@ -347,22 +347,31 @@ async def generate(spec: LoadSpec, emit: Callable[[str], None]) -> LoadResult:
     return summarise(spec, outcome)
 
 
-def _emit(line: str) -> None:
+def emit_marker(line: str) -> None:
+    """Print a start/end/done marker with the monotonic time, for the parent process."""
     sys.stdout.write(f"{line} {time.monotonic_ns()}\n")
     sys.stdout.flush()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tracelab.bench.loadgen SPEC.json OUT.json``."""
+def run_driver(
+    argv: Sequence[str] | None, module: str, drive: Callable[[LoadSpec], LoadResult]
+) -> int:
+    """A load driver's ``python -m MODULE SPEC.json OUT.json``: drive, write, say done."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2:
-        sys.stderr.write("usage: python -m tracelab.bench.loadgen SPEC.json OUT.json\n")
+        sys.stderr.write(f"usage: python -m {module} SPEC.json OUT.json\n")
         return 2
-    spec = LoadSpec.from_json(Path(args[0]).read_text())
-    result = asyncio.run(generate(spec, _emit))
+    result = drive(LoadSpec.from_json(Path(args[0]).read_text()))
     Path(args[1]).write_text(result.to_json())
-    _emit(MARK_DONE)
+    emit_marker(MARK_DONE)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tracelab.bench.loadgen SPEC.json OUT.json``."""
+    return run_driver(
+        argv, "tracelab.bench.loadgen", lambda spec: asyncio.run(generate(spec, emit_marker))
+    )
 
 
 def load_result(path: Path) -> LoadResult:

@@ -53,7 +53,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import gevent
@@ -64,12 +63,13 @@ from locust.user import User
 from locust.util.load_locustfile import load_locustfile
 
 from tracelab.bench.loadgen import (
-    MARK_DONE,
     MARK_END,
     MARK_START,
     STATUS_CONNECTION_ERROR,
     LoadResult,
     LoadSpec,
+    emit_marker,
+    run_driver,
     trace_id_of,
 )
 from tracelab.journeys import BY_NAME
@@ -234,11 +234,6 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _emit(line: str) -> None:
-    sys.stdout.write(f"{line} {time.monotonic_ns()}\n")
-    sys.stdout.flush()
-
-
 def _user_classes(path: str) -> list[type[User]]:
     classes, _shapes = load_locustfile(path)
     found = [c for c in classes.values() if not getattr(c, "abstract", False)]
@@ -247,7 +242,7 @@ def _user_classes(path: str) -> list[type[User]]:
     return found
 
 
-def drive(spec: LoadSpec, emit=_emit) -> LoadResult:
+def drive(spec: LoadSpec, emit=emit_marker) -> LoadResult:
     """Run ``spec.locustfile``'s users against ``spec.base_url``; the measured window's timings."""
     random.seed(spec.seed)  # the locustfile's own choices (accounts, task picks) repeat
     users = user_count(spec)
@@ -352,15 +347,7 @@ def summarise(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m tracelab.bench.locustdrive SPEC.json OUT.json``."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2:
-        sys.stderr.write("usage: python -m tracelab.bench.locustdrive SPEC.json OUT.json\n")
-        return 2
-    spec = LoadSpec.from_json(Path(args[0]).read_text())
-    result = drive(spec)
-    Path(args[1]).write_text(result.to_json())
-    _emit(MARK_DONE)
-    return 0
+    return run_driver(argv, "tracelab.bench.locustdrive", drive)
 
 
 if __name__ == "__main__":
