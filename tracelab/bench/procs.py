@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 import psutil
 
-# (pid, create_time) names a process without confusing a reused pid.
+from tracelab.stack.process import start_time
+
+# (pid, start time) names a process without confusing a reused pid (see start_time).
 ProcKey = tuple[int, float]
 
 
@@ -48,7 +50,7 @@ def sample_component(pid: int) -> ComponentSample:
     for proc in _tree(pid):
         with contextlib.suppress(psutil.Error), proc.oneshot():
             times = proc.cpu_times()
-            key = (proc.pid, proc.create_time())
+            key = (proc.pid, start_time(proc.pid))
             cpu[key] = times.user + times.system
             rss += proc.memory_info().rss
     return ComponentSample(cpu, rss)

@@ -1,4 +1,16 @@
-"""Start components as process groups with their output in a log; stop them cleanly."""
+"""Start components as process groups with their output in a log; stop them cleanly.
+
+A process is named by its pid and its start time (:class:`ProcessRef`), and
+the start time must not move while the process runs. psutil's
+``create_time()`` does not hold on Linux: it adds the boot time, which the
+kernel derives from the wall clock at every read, so a clock step (NTP
+setting the clock of a freshly booted CI machine) moves every process's
+``create_time`` by as much. Measured: with the boot time read one second
+later, the runner took its whole live stack for dead, could not stop it and
+failed on its own ports. :func:`start_time` is therefore the start tick in
+``/proc/<pid>/stat`` (seconds after boot, what psutil uses internally for its
+own process identity), and ``create_time()`` only where there is no procfs.
+"""
 
 from __future__ import annotations
 
@@ -13,27 +25,75 @@ from pathlib import Path
 
 import psutil
 
+# Two reads of one process's start time agree to the tick (1/CLK_TCK s).
+_SAME_START_S = 0.001
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def start_time(pid: int) -> float:
+    """When process ``pid`` started, as a value no clock change moves (raises psutil.Error).
+
+    Seconds after boot on Linux (``/proc/<pid>/stat``); elsewhere psutil's
+    ``create_time()``, which those systems keep fixed from the process's start.
+    """
+    stat = Path(psutil.PROCFS_PATH, str(pid), "stat")
+    try:
+        raw = stat.read_bytes()
+    except FileNotFoundError:
+        if Path(psutil.PROCFS_PATH).is_dir():
+            raise psutil.NoSuchProcess(pid) from None
+        return psutil.Process(pid).create_time()
+    except OSError as exc:
+        raise psutil.AccessDenied(pid) from exc
+    # The command name (field 2) may hold spaces and parentheses: split after its last ")".
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    return int(fields[19]) / _CLOCK_TICKS  # field 22, starttime, in clock ticks
+
+
+def same_start(a: float, b: float) -> bool:
+    """True when two :func:`start_time` values name the same start."""
+    return abs(a - b) <= _SAME_START_S
+
 
 @dataclass(frozen=True)
 class ProcessRef:
-    """A process identified by pid AND start time, so a reused pid is never mistaken."""
+    """A process identified by pid AND start time, so a reused pid is never mistaken.
+
+    ``started`` is :func:`start_time`'s value, not a Unix time.
+    """
 
     pid: int
-    create_time: float
+    started: float
 
     @classmethod
     def of(cls, pid: int) -> ProcessRef | None:
         """Return the reference of the running process ``pid`` (None if there is none)."""
         try:
-            return cls(pid, psutil.Process(pid).create_time())
+            return cls(pid, start_time(pid))
         except psutil.Error:
             return None
+
+    @classmethod
+    def from_unix_time(cls, pid: int, create_time: float) -> ProcessRef:
+        """The reference a state file written before :func:`start_time` recorded.
+
+        Such files kept psutil's ``create_time()``: the live process ``pid``
+        is taken for that one when its ``create_time()`` is within two
+        seconds (a clock step since is possible, a reused pid that close is
+        not); otherwise the reference names no process.
+        """
+        try:
+            if abs(psutil.Process(pid).create_time() - create_time) <= 2.0:
+                return cls(pid, start_time(pid))
+        except psutil.Error:
+            pass
+        return cls(pid, -1.0)
 
     def process(self) -> psutil.Process | None:
         """Return the live process (not a zombie) this reference names, or None."""
         try:
             proc = psutil.Process(self.pid)
-            if abs(proc.create_time() - self.create_time) > 0.01:
+            if not same_start(start_time(self.pid), self.started):
                 return None
             return proc if is_running(proc) else None
         except psutil.Error:
@@ -70,7 +130,7 @@ def spawn(
 def _is_impostor(ref: ProcessRef) -> bool:
     """True when ``ref.pid`` now names another process (the pid was reused)."""
     try:
-        return abs(psutil.Process(ref.pid).create_time() - ref.create_time) > 0.01
+        return not same_start(start_time(ref.pid), ref.started)
     except psutil.Error:
         return False
 

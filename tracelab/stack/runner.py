@@ -159,7 +159,7 @@ class _Run:
         assert self.state is not None
         recorded = Recorded(
             pid=ref.pid if ref else None,
-            create_time=ref.create_time if ref else None,
+            started=ref.started if ref else None,
             checks=tuple(check.to_dict() for check in checks),
             url=url,
             log=str(self.site.log_path(name)),

@@ -59,10 +59,13 @@ def write_pid_file(run_dir: Path, component: str, pid: int) -> Path:
 
 @dataclass(frozen=True)
 class Recorded:
-    """One component as the state file keeps it: its process, checks, URL and log."""
+    """One component as the state file keeps it: its process, checks, URL and log.
+
+    ``started`` is the process's :func:`~tracelab.stack.process.start_time`.
+    """
 
     pid: int | None = None
-    create_time: float | None = None
+    started: float | None = None
     checks: tuple[Mapping[str, Any], ...] = ()
     url: str = ""
     log: str | None = None
@@ -72,13 +75,13 @@ class Recorded:
         """The recorded process (pid and start time), or None."""
         if not self.pid:
             return None
-        return ProcessRef(int(self.pid), float(self.create_time or 0.0))
+        return ProcessRef(int(self.pid), float(-1.0 if self.started is None else self.started))
 
     def to_json(self) -> dict[str, Any]:
         """The state file's form."""
         return {
             "pid": self.pid,
-            "create_time": self.create_time,
+            "started": self.started,
             "checks": [dict(check) for check in self.checks],
             "url": self.url,
             "log": self.log,
@@ -86,10 +89,18 @@ class Recorded:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Recorded:
-        """Read the state file's form (missing keys are empty)."""
+        """Read the state file's form (missing keys are empty).
+
+        A file from before ``started`` has ``create_time`` (a Unix time):
+        :meth:`ProcessRef.from_unix_time` finds the process it named, so a
+        stack started by an older tracelab is still recognised.
+        """
+        pid, started = data.get("pid"), data.get("started")
+        if started is None and pid and data.get("create_time") is not None:
+            started = ProcessRef.from_unix_time(int(pid), float(data["create_time"])).started
         return cls(
-            pid=data.get("pid"),
-            create_time=data.get("create_time"),
+            pid=pid,
+            started=started,
             checks=tuple(data.get("checks") or ()),
             url=data.get("url", ""),
             log=data.get("log"),

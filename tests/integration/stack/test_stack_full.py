@@ -15,6 +15,7 @@ import pytest
 from tracelab.stack import Stack
 from tracelab.stack.config import ALL_COMPONENTS, POSTGRES, SERVICES
 from tracelab.stack.postgres import PostgresCluster, find_pg_binaries
+from tracelab.stack.process import is_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("built_tools")]
 
@@ -133,3 +134,37 @@ def test_status_follows_a_postgres_restarted_outside_the_runner(stack):
     assert row.pid != recorded and row.pid == cluster.postmaster().pid
     assert row.alive and row.ready
     assert stack.up(timeout=120).already_running  # nothing to restart
+
+
+def test_a_clock_step_leaves_the_running_stack_recognised_and_stoppable(stack, monkeypatch):
+    """The wall clock set by a second (NTP on a fresh machine) changes nothing.
+
+    psutil's create_time moves with the clock; before the runner named its
+    processes by their start tick, this `up` took the whole stack for dead,
+    failed on its own ports, and `down` left every process running.
+    """
+    import psutil._pslinux as pslinux
+
+    stack.up(timeout=120)
+    before = {row.name: row.pid for row in stack.status()}
+    groups = {pid: os.getpgid(pid) for pid in before.values()}
+    real = pslinux.boot_time
+    monkeypatch.setattr(pslinux, "boot_time", lambda: real() + 1.0)
+    rows = stack.status()
+    assert {row.name: row.pid for row in rows} == before
+    assert all(row.alive and row.ready for row in rows)
+    assert stack.up(timeout=120).already_running
+    assert sorted(stack.down(timeout=10)) == sorted(ALL_COMPONENTS)
+    left = [
+        f"{proc.pid} {proc.name()} {proc.status()}"
+        for proc in psutil.process_iter()
+        if (proc.pid in groups or _group_of(proc.pid) in groups.values()) and is_running(proc)
+    ]
+    assert left == [], f"processes of the stack still running: {left}"
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None

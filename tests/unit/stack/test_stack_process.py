@@ -6,8 +6,16 @@ import sys
 import time
 
 import psutil
+import pytest
 
-from tracelab.stack.process import ProcessRef, group_members, spawn, stop_groups, wait_gone
+from tracelab.stack.process import (
+    ProcessRef,
+    group_members,
+    spawn,
+    start_time,
+    stop_groups,
+    wait_gone,
+)
 
 
 def _wait_for(predicate, timeout: float = 5.0) -> bool:
@@ -70,7 +78,7 @@ def test_a_reused_pid_is_not_mistaken_for_our_process(tmp_path):
     )
     real = ProcessRef.of(proc.pid)
     assert real is not None and real.alive()
-    impostor = ProcessRef(proc.pid, real.create_time - 100)
+    impostor = ProcessRef(proc.pid, real.started - 100)
     assert not impostor.alive()
     assert stop_groups([impostor]) == []  # nothing to stop: not ours
     assert real.alive()
@@ -87,3 +95,46 @@ def test_wait_gone_returns_the_survivors(tmp_path):
     survivor.kill()
     assert wait_gone([survivor], timeout=5) == []
     proc.wait(timeout=5)
+
+
+def _clock_stepped(monkeypatch, seconds: float) -> None:
+    """Have psutil read the boot time ``seconds`` later, as after a step of the wall clock.
+
+    The kernel derives the boot time it reports (``btime`` in /proc/stat)
+    from the wall clock at every read; a clock step moves it.
+    """
+    import psutil._pslinux as pslinux
+
+    real = pslinux.boot_time
+    monkeypatch.setattr(pslinux, "boot_time", lambda: real() + seconds)
+
+
+def test_a_clock_step_does_not_make_our_process_a_stranger(tmp_path, monkeypatch):
+    proc = spawn(
+        ["sleep", "30"], env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path, log_path=tmp_path / "s.log"
+    )
+    ref = ProcessRef.of(proc.pid)
+    assert ref is not None
+    _clock_stepped(monkeypatch, 1.0)
+    assert psutil.Process(proc.pid).create_time() != pytest.approx(ref.started, abs=1)
+    assert ref.alive()
+    assert ProcessRef.of(proc.pid) == ref
+    assert [member.pid for member in group_members(ref)] == [proc.pid]
+    assert stop_groups([ref], timeout=5) == []
+    assert not ref.alive()
+    proc.wait(timeout=5)
+
+
+def test_start_time_is_the_kernels_start_tick(tmp_path):
+    proc = spawn(
+        ["sleep", "30"], env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path, log_path=tmp_path / "s.log"
+    )
+    try:
+        # Seconds after boot: the same as psutil's create time less the boot time.
+        expected = psutil.Process(proc.pid).create_time() - psutil.boot_time()
+        assert start_time(proc.pid) == pytest.approx(expected, abs=0.02)
+        with pytest.raises(psutil.NoSuchProcess):
+            start_time(2**22 + 1)  # above pid_max's ceiling: no such process
+    finally:
+        proc.kill()
+        proc.wait(timeout=5)

@@ -13,6 +13,7 @@ from tracelab.stack.__main__ import main as stack_cli
 from tracelab.stack.errors import MissingBinaryError, PortInUseError, StackError
 from tracelab.stack.paths import run_dir
 from tracelab.stack.ports import find_free_ports
+from tracelab.stack.process import start_time
 from tracelab.stack.state import load_state, save_state
 
 
@@ -93,7 +94,7 @@ def test_down_without_a_stack_is_a_no_op_and_idempotent(tmp_path):
 
 def test_down_forgets_dead_components(tmp_path):
     run = tmp_path / "run"
-    save_state(run, {"components": {"jaeger": {"pid": 999999, "create_time": 1.0}}})
+    save_state(run, {"components": {"jaeger": {"pid": 999999, "started": 1.0}}})
     stack = Stack(_fake_root(tmp_path, tools=True), run_dir=run)
     [row] = stack.status()
     assert (row.name, row.alive, row.ready) == ("jaeger", False, False)
@@ -190,7 +191,7 @@ def test_up_reads_the_state_once_before_failing_on_a_missing_tool(tmp_path, stat
         {
             "ready": True,
             "signature": {"components": ["jaeger"]},
-            "components": {"jaeger": {"pid": 999999, "create_time": 1.0}},
+            "components": {"jaeger": {"pid": 999999, "started": 1.0}},
         },
     )
     stack = Stack(_fake_root(tmp_path, tools=False), run_dir=run)
@@ -219,7 +220,7 @@ def test_up_on_a_healthy_stack_reads_the_state_once(tmp_path, state_reads):
                 "components": {
                     "otel-collector": {
                         "pid": me.pid,
-                        "create_time": me.create_time(),
+                        "started": start_time(me.pid),
                         "checks": [{"tcp": f"127.0.0.1:{port}"}],
                     }
                 },
@@ -234,7 +235,6 @@ def test_up_on_a_healthy_stack_reads_the_state_once(tmp_path, state_reads):
 
 def test_down_stops_the_recorded_processes_and_names_them_in_stop_order(tmp_path):
     """Stand-ins (``sleep``) for every component but PostgreSQL, recorded as a stack."""
-    import psutil
 
     from tracelab.stack import config as cfg
     from tracelab.stack.process import spawn
@@ -249,7 +249,7 @@ def test_down_stops_the_recorded_processes_and_names_them_in_stop_order(tmp_path
         run,
         {
             "components": {
-                name: {"pid": proc.pid, "create_time": psutil.Process(proc.pid).create_time()}
+                name: {"pid": proc.pid, "started": start_time(proc.pid)}
                 for name, proc in procs.items()
             }
         },

@@ -58,7 +58,7 @@ def test_typed_state_round_trips_the_file_form(tmp_path):
         "components": {
             "jaeger": {
                 "pid": 42,
-                "create_time": 7.0,
+                "started": 7.0,
                 "checks": [{"http": "http://127.0.0.1:13134/status"}],
                 "url": "http://127.0.0.1:16686",
                 "log": "/x/jaeger.log",
@@ -81,3 +81,25 @@ def test_typed_state_reads_a_sparse_file(tmp_path):
     assert state.components["jaeger"] == Recorded(pid=999999)
     assert Recorded().ref is None
     assert read_state(tmp_path / "none") is None
+
+
+def test_a_state_file_of_an_older_tracelab_still_names_its_live_process(tmp_path):
+    """Before ``started``, the state file kept psutil's create_time (a Unix time)."""
+    import psutil
+
+    me = psutil.Process()
+    save_state(
+        tmp_path,
+        {
+            "components": {
+                "jaeger": {"pid": me.pid, "create_time": me.create_time()},
+                "otel-collector": {"pid": me.pid, "create_time": me.create_time() - 3600},
+            }
+        },
+    )
+    state = read_state(tmp_path)
+    assert state is not None
+    assert state.components["jaeger"].ref == ProcessRef.of(me.pid)
+    assert state.components["jaeger"].ref.alive()
+    # An hour off: another process that had this pid, not this one.
+    assert not state.components["otel-collector"].ref.alive()
