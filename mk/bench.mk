@@ -15,6 +15,9 @@
 #   make bench-quick   the overhead benchmark, short (3 rounds x 8 s: a few minutes)
 #   make bench-micro   only the per-span microbenchmark (pytest-benchmark)
 #   make bench-encoder instructions per span of the OTLP encoders (callgrind)
+#   make bench-service instructions per request of one service at a time, per tracing
+#                      configuration (callgrind; BENCH_SERVICE_ARGS='--services user
+#                      --configs off,ratio-100pct'), a minute or two per pair
 #   make bench-exact   instructions per request of every configuration, the services
 #                      under callgrind (valgrind), and the attribution (~15-25 minutes);
 #                      BENCH_EXACT_ARGS='--against results/bench-exact/<run>/exact.json'
@@ -39,6 +42,7 @@ LOAD_UI_PORT ?= 8089
 LOAD_STACK_ENV ?= loadtest/profiles/stack.env
 BENCH_ARGS ?=
 BENCH_EXACT_ARGS ?=
+BENCH_SERVICE_ARGS ?=
 BENCH_TEST_DIRS := tests/bench tests/microbench
 BENCH_TEST_FLAGS := --benchmark-disable
 
@@ -46,7 +50,8 @@ LOAD_OVERRIDES = $(if $(LOAD_USERS),--users $(LOAD_USERS)) \
 	$(if $(LOAD_SPAWN_RATE),--spawn-rate $(LOAD_SPAWN_RATE)) \
 	$(if $(LOAD_TIME),--run-time $(LOAD_TIME))
 
-.PHONY: load load-ui bench bench-quick bench-micro bench-encoder bench-exact bench-console test-bench
+.PHONY: load load-ui bench bench-quick bench-micro bench-encoder bench-exact bench-service \
+	bench-console test-bench
 
 load: venv tools ## Locust, headless (LOAD_PROFILE, LOAD_USERS, LOAD_SPAWN_RATE, LOAD_TIME).
 	@mkdir -p $(LOAD_OUT)
@@ -77,6 +82,10 @@ bench-quick: venv tools ## Short tracing-overhead benchmark (a few minutes).
 bench-exact: venv tools ## Exact overhead: instructions per request under callgrind + attribution.
 	@command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install valgrind"; exit 1; }
 	$(PY) -m tracelab.bench.exact $(BENCH_EXACT_ARGS)
+
+bench-service: venv ## Instructions per request of each service alone, per configuration (callgrind).
+	@command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install valgrind"; exit 1; }
+	$(PY) tests/microbench/request_cost.py $(BENCH_SERVICE_ARGS)
 
 bench-console: venv tools console-assets browser ## Console speed: search over 1,000 traces, a 2,000-span trace drawn.
 	$(PY) -m tracelab.bench.console $(BENCH_ARGS)

@@ -1,7 +1,8 @@
 """Instructions per request of one service, counted by callgrind, per tracing configuration.
 
-``python tests/microbench/request_cost.py [--services auth,user,...]
-[--configs off,unsampled,...] [--requests N]`` builds each service's real
+``make bench-service`` (``python tests/microbench/request_cost.py
+[--services auth,user,...] [--configs off,unsampled,...] [--requests N]``,
+``BENCH_SERVICE_ARGS`` in make) builds each service's real
 app (its ``create_app``) with the lab's real telemetry set-up
 (``logs.configure_logging`` + ``telemetry.init``: instrumentation libraries,
 batch span and log processors, the OTLP/HTTP exporters to a sink process),
@@ -306,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         "--logs", action="store_true", help="export log records over OTLP (Compose, Kubernetes)"
     )
     parser.add_argument("--annotate", type=Path, help="keep the callgrind files here")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"the JSON report [{RESULTS}]")
     args = parser.parse_args(argv)
     if args.mode == "measure":
         measure(args.service, args.warmup, args.requests, args.build_dir)
@@ -329,8 +331,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(line, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"requests": args.requests, "results": results}, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"requests": args.requests, "results": results}, indent=2))
     return 0
 
 
