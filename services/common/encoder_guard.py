@@ -9,6 +9,10 @@ ones, after one warning per process. On a tested version, a batch whose
 direct encoding fails with the kind of error a changed private field gives
 (:data:`DRIFT_ERRORS`) is encoded by the stock encoder instead, and so is
 every later batch of that exporter, after one warning.
+
+The exporters' kept-alive transport (services.common.otlp_transport) plugs
+into a private argument of the same exporters, so it runs on the same
+versions only: on any other, the exporters send through the stock one.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 # The versions of GUARDED_PACKAGES (released together, same version) on which
-# tests/unit/common/test_otlp_encoding.py and test_otlp_log_encoding.py passed;
+# tests/unit/common/test_otlp_encoding.py, test_otlp_log_encoding.py and
+# test_otlp_transport.py passed;
 # add a version here only after running them on it.
 TESTED_VERSIONS: tuple[str, ...] = ("1.45.1",)
 GUARDED_PACKAGES: tuple[str, ...] = ("opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http")

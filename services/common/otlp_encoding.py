@@ -38,6 +38,7 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
 from opentelemetry.trace import SpanKind
 
+from services.common import otlp_transport
 from services.common.encoder_guard import DRIFT_ERRORS, GuardedEncoder
 
 _logger = logging.getLogger(__name__)
@@ -558,8 +559,9 @@ def _stock_encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
 class FastOTLPSpanExporter(OTLPSpanExporter):
     """The OTLP/HTTP span exporter, encoding with :func:`encode_spans`.
 
-    Configuration, transport, retries, compression, metrics and shutdown are
-    the stock exporter's; only the request body is built differently. It is
+    Configuration, retries, compression, metrics and shutdown are the stock
+    exporter's; the request body is built differently, and it is sent over
+    services.common.otlp_transport's kept-alive connection. It is
     the ``tracelab`` entry point of ``opentelemetry_traces_exporter``
     (``OTEL_TRACES_EXPORTER=tracelab``). On an SDK version it was not tested
     with, or once the direct encoder fails on a changed private field, it
@@ -567,7 +569,12 @@ class FastOTLPSpanExporter(OTLPSpanExporter):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(
+            *args,
+            **otlp_transport.exporter_kwargs(
+                OTLPSpanExporter.__init__, otlp_transport.TRACES, args, kwargs
+            ),
+        )
         self._encoder = GuardedEncoder("span", encode_spans, _stock_encode_spans)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:

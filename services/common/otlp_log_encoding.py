@@ -24,6 +24,7 @@ from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExportResult
 
+from services.common import otlp_transport
 from services.common.encoder_guard import GuardedEncoder
 from services.common.otlp_encoding import (
     _CACHE,
@@ -128,15 +129,21 @@ def _stock_encode_logs(batch: Sequence[ReadableLogRecord]) -> bytes:
 class FastOTLPLogExporter(OTLPLogExporter):
     """The OTLP/HTTP log exporter, encoding with :func:`encode_logs`.
 
-    Configuration (``OTEL_EXPORTER_OTLP_LOGS_*``), transport, retries,
-    compression, metrics and shutdown are the stock exporter's. It is the
+    Configuration (``OTEL_EXPORTER_OTLP_LOGS_*``), retries, compression,
+    metrics and shutdown are the stock exporter's; the transport is
+    services.common.otlp_transport's, as for spans. It is the
     ``tracelab`` entry point of ``opentelemetry_logs_exporter``
     (``OTEL_LOGS_EXPORTER=tracelab``), guarded like the span exporter
     (services.common.encoder_guard).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(
+            *args,
+            **otlp_transport.exporter_kwargs(
+                OTLPLogExporter.__init__, otlp_transport.LOGS, args, kwargs
+            ),
+        )
         self._encoder = GuardedEncoder("log", encode_logs, _stock_encode_logs)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:

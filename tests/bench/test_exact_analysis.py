@@ -152,7 +152,7 @@ def test_attribution_splits_the_overhead_additively_and_shows_the_pieces_apart()
         "abl-no-propagation": 1280.0,
     }
     rows = {r["component"]: r for r in analysis.attribution(totals)}
-    http = rows["span export: OTLP/HTTP POST (requests, socket)"]
+    http = rows["span export: OTLP/HTTP POST (the transport, socket)"]
     assert http["instructions_per_request"] == 50.0 and http["percent_of_overhead"] == 10.0
     assert rows["span export: OTLP encoding (direct encoder)"]["instructions_per_request"] == 50
     assert (

@@ -93,7 +93,9 @@ ABLATION_PREFIX = "abl-"
 SINK_NONE = "abl-sink-none"
 RECORDING = "recording: spans made, sampled, ended; hooks, context, propagation"
 COMPONENTS: tuple[Component, ...] = (
-    Component("span export: OTLP/HTTP POST (requests, socket)", REFERENCE, "abl-sink-encode", True),
+    Component(
+        "span export: OTLP/HTTP POST (the transport, socket)", REFERENCE, "abl-sink-encode", True
+    ),
     Component(
         "span export: OTLP encoding (direct encoder)", "abl-sink-encode", "abl-sink-drop", True
     ),
