@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tracelab.bench import configs as shared_configs
-from tracelab.bench.exact import analysis, callgrind, configs, plan
+from tracelab.bench.exact import analysis, callgrind, configs, plan, report
 from tracelab.bench.exact.runner import probability_of
 from tracelab.bench.workload import Account
 
@@ -250,3 +250,25 @@ def test_zero_code_is_attributed_against_programmatic_and_its_metrics_apart():
     ablation = configs.BY_NAME["abl-zero-code-no-metrics"].env
     assert ablation["TRACELAB_INSTRUMENTATION"] == "zero-code"
     assert ablation["OTEL_METRICS_EXPORTER"] == "none"
+
+
+def _post_document(http_per_request: float) -> dict:
+    totals = [{"total": 40_000_000.0}, {"total": 40_100_000.0}]
+    return {
+        "settings": {"requests": 40},
+        "configs": [{"name": analysis.REFERENCE, "instructions_per_request": totals}],
+        "repeat_spread_percent": {analysis.REFERENCE: {analysis.TOTAL: 0.25}},
+        "attribution": [
+            {
+                "component": "span export: OTLP/HTTP POST (the transport, socket)",
+                "instructions_per_request": http_per_request,
+            }
+        ],
+    }
+
+
+def test_the_post_note_gives_a_cost_per_post_only_where_it_stands_out_of_the_noise():
+    # 0.25% of ~40 M: +-100,125 instructions per request is noise.
+    assert "too little to tell from zero" in report.post_note(_post_document(-47_000))
+    note = report.post_note(_post_document(500_000))
+    assert "about 4.00 M instructions per POST" in note

@@ -181,6 +181,13 @@ def post_note(document: Mapping[str, Any]) -> str:
         return ""
     requests, services = document["settings"]["requests"], len(SERVICES)
     per_post = http["instructions_per_request"] * requests / services
+    noise = _window_noise(document)
+    if abs(http["instructions_per_request"]) <= noise:
+        return (
+            f"The HTTP row ({http['instructions_per_request']:+,.0f} instructions per request) "
+            f"is within the spread of the 100% windows (±{noise:,.0f} per request): here a "
+            f"POST ({services} per {requests} requests) costs too little to tell from zero."
+        )
     return (
         f"A window's spans leave in one POST per service (each holds fewer than 512), so "
         f"{services} POSTs per {requests} requests: about {per_post / 1e6:.2f} M instructions "
@@ -188,6 +195,16 @@ def post_note(document: Mapping[str, Any]) -> str:
         "(one per ~200 requests per service), so there the HTTP row is about "
         f"{requests / 200:.2f}x the figure above."
     )
+
+
+def _window_noise(document: Mapping[str, Any]) -> float:
+    """The 100% windows' spread, in instructions per request (0 when unknown)."""
+    reference = next((c for c in document["configs"] if c["name"] == analysis.REFERENCE), None)
+    spread = document.get("repeat_spread_percent", {}).get(analysis.REFERENCE, {})
+    if reference is None or analysis.TOTAL not in spread:
+        return 0.0
+    total = analysis.mean([w[analysis.TOTAL] for w in reference["instructions_per_request"]])
+    return spread[analysis.TOTAL] / 100 * total
 
 
 def console_summary(document: Mapping[str, Any]) -> str:
