@@ -304,14 +304,23 @@ _GENERAL = SignalEnv(
 )
 
 
-@functools.cache
 def keep_alive_supported() -> bool:
     """True when the installed SDK and transport package are versions this was tested on.
 
-    Decided once per process; when not, one warning says why.
+    The SDK's half is the encoders' decision (encoder_guard, made once per
+    process); the transport package's is made once too, with one warning
+    when it is not a tested version.
     """
-    if BaseHTTPTransport is None or not direct_encoding_supported():
-        return False
+    return (
+        BaseHTTPTransport is not None
+        and direct_encoding_supported()
+        and transport_package_tested()
+    )
+
+
+@functools.cache
+def transport_package_tested() -> bool:
+    """True when the transport package is a tested version (else one warning)."""
     try:
         version = metadata.version(TRANSPORT_PACKAGE)
     except metadata.PackageNotFoundError:

@@ -278,7 +278,7 @@ def test_an_untested_transport_package_keeps_the_stock_transport_with_one_warnin
     monkeypatch, caplog
 ):
     monkeypatch.setattr(otlp_transport, "TESTED_TRANSPORT_VERSIONS", ("0.0b0",))
-    otlp_transport.keep_alive_supported.cache_clear()
+    otlp_transport.transport_package_tested.cache_clear()
     try:
         with caplog.at_level("WARNING", logger=otlp_transport.__name__):
             assert isinstance(FastOTLPSpanExporter()._client._transport, RequestsHTTPTransport)
@@ -286,7 +286,7 @@ def test_an_untested_transport_package_keeps_the_stock_transport_with_one_warnin
         warnings = [r for r in caplog.records if otlp_transport.TRANSPORT_PACKAGE in r.message]
         assert len(warnings) == 1 and "0.66b1" in warnings[0].message
     finally:
-        otlp_transport.keep_alive_supported.cache_clear()
+        otlp_transport.transport_package_tested.cache_clear()
 
 
 def _spans(n: int):
