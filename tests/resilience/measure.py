@@ -120,6 +120,10 @@ class PhaseFigures:
     failed_p99_ms: float | None
     # How late the generator sent (a busy machine delays the sends themselves).
     send_lag_p99_ms: float | None
+    # The failed requests' answer time from their actual send: the stack's own
+    # speed, without the generator's lag (which the figures above include).
+    failed_served_p50_ms: float | None = None
+    failed_served_p99_ms: float | None = None
 
     @property
     def failed_total(self) -> int:
@@ -165,15 +169,20 @@ def phase_figures(result: LoadResult, phase: str, start_s: float, end_s: float) 
     """The figures of the requests scheduled in ``[start_s, end_s)`` of the window."""
     start_us, end_us = start_s * 1e6, end_s * 1e6
     picked = [
-        (status, latency, lag)
-        for offset, status, latency, lag in zip(
-            result.offset_us, result.status, result.latency_us, result.lag_us, strict=True
+        (status, latency, lag, served)
+        for offset, status, latency, lag, served in zip(
+            result.offset_us,
+            result.status,
+            result.latency_us,
+            result.lag_us,
+            result.service_us,
+            strict=True,
         )
         if start_us <= offset < end_us
     ]
-    ok = [latency for status, latency, _ in picked if 200 <= status < 300]
-    failed = [latency for status, latency, _ in picked if not 200 <= status < 300]
-    every = [latency for _, latency, _ in picked]
+    ok = [latency for status, latency, _, _ in picked if 200 <= status < 300]
+    failed = [(latency, served) for status, latency, _, served in picked if not 200 <= status < 300]
+    every = [latency for _, latency, _, _ in picked]
     return PhaseFigures(
         phase=phase,
         start_s=round(start_s, 3),
@@ -181,16 +190,18 @@ def phase_figures(result: LoadResult, phase: str, start_s: float, end_s: float) 
         requests=len(picked),
         ok=len(ok),
         failed=dict(
-            sorted(Counter(status_name(s) for s, _, _ in picked if not 200 <= s < 300).items())
+            sorted(Counter(status_name(s) for s, *_ in picked if not 200 <= s < 300).items())
         ),
         p50_ms=_ms(every, 50),
         p99_ms=_ms(every, 99),
         max_ms=round(max(every) / 1000, 1) if every else None,
         ok_p50_ms=_ms(ok, 50),
         ok_p99_ms=_ms(ok, 99),
-        failed_p50_ms=_ms(failed, 50),
-        failed_p99_ms=_ms(failed, 99),
-        send_lag_p99_ms=_ms([lag for _, _, lag in picked], 99),
+        failed_p50_ms=_ms([latency for latency, _ in failed], 50),
+        failed_p99_ms=_ms([latency for latency, _ in failed], 99),
+        send_lag_p99_ms=_ms([lag for _, _, lag, _ in picked], 99),
+        failed_served_p50_ms=_ms([served for _, served in failed], 50),
+        failed_served_p99_ms=_ms([served for _, served in failed], 99),
     )
 
 

@@ -37,7 +37,12 @@ def test_three_times_capacity_for_10_s(frontend_url, accounts, results_dir):
     assert set(during.failed) <= {"503"}, during.failed
     # A third at least: the capacity probe itself runs on a shared machine.
     assert during.failed_total > during.requests / 3, "3x capacity, yet hardly anything was shed"
-    assert during.failed_p50_ms < 100 and during.failed_p99_ms < 1000, "shedding was not fast"
+    # Shed fast: measured from each request's actual send. At three times a quiet
+    # machine's capacity the generator, on the same two cores, itself sends late
+    # (measured: p99 112 ms late at 443 req/s), which the figures from the scheduled
+    # send include; the stack's answer is what is judged here.
+    served_p50, served_p99 = during.failed_served_p50_ms, during.failed_served_p99_ms
+    assert served_p50 < 100 and served_p99 < 1000, ("shedding was not fast", during)
     # The accepted ones answer within the budget, and there are enough of them.
     assert during.ok_p99_ms < BUDGET_MS
     assert during.ok >= 0.25 * capacity * plan.fault_s, "overload starved the accepted requests"
