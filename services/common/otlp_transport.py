@@ -62,6 +62,15 @@ class ConnectFailed(ConnectionError):
     """No connection to the endpoint could be opened (refused, unreachable, timed out, TLS)."""
 
 
+@dataclass(frozen=True)
+class _Route:
+    """One endpoint URL: its connection key (scheme, host, port), request path, proxy use."""
+
+    key: tuple[str, str, int]
+    path: str
+    proxied: bool
+
+
 class _Headers(Mapping[str, str]):
     """Response headers, case-insensitive; repeated headers joined with ", "."""
 
@@ -115,8 +124,7 @@ if BaseHTTPResult is not None:
             self._tls: ssl.SSLContext | None = None
             self._lock = threading.Lock()
             self._connections: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
-            self._targets: dict[str, tuple[tuple[str, str, int], str]] = {}
-            self._proxied: dict[str, bool] = {}
+            self._routes: dict[str, _Route] = {}
             self._fallback: BaseHTTPTransport | None = None
             _transports.add(self)
 
@@ -140,14 +148,15 @@ if BaseHTTPResult is not None:
             data: bytes | None = None,
         ) -> BaseHTTPResult:
             """Send one request; never raises (a failure is the result's ``error``)."""
-            if self._through_proxy(url):
+            try:
+                route = self._route(url)
+            except ValueError as error:
+                return KeepAliveResult(error=error)
+            if route.proxied:
                 return self._stock().request(
                     method, url, headers=headers, timeout=timeout, data=data
                 )
-            try:
-                key, path = self._target(url)
-            except ValueError as error:
-                return KeepAliveResult(error=error)
+            key, path = route.key, route.path
             with self._lock:
                 try:
                     connection = self._connection(key, timeout)
@@ -191,17 +200,22 @@ if BaseHTTPResult is not None:
                     self._fallback.close()
 
         # -- internals ---------------------------------------------------------------
-        def _target(self, url: str) -> tuple[tuple[str, str, int], str]:
-            cached = self._targets.get(url)
-            if cached is not None:
-                return cached
-            parts = urlsplit(url)
-            if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-                raise ValueError(f"not an http(s) URL: {url!r}")
-            key = (parts.scheme, parts.hostname, parts.port or _DEFAULT_PORTS[parts.scheme])
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            self._targets[url] = (key, path)
-            return key, path
+        def _route(self, url: str) -> _Route:
+            """Where ``url`` goes (parsed once per URL; the exporters use one each)."""
+            route = self._routes.get(url)
+            if route is None:
+                parts = urlsplit(url)
+                if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+                    raise ValueError(f"not an http(s) URL: {url!r}")
+                proxies = urllib.request.getproxies()
+                route = _Route(
+                    key=(parts.scheme, parts.hostname, parts.port or _DEFAULT_PORTS[parts.scheme]),
+                    path=(parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                    proxied=parts.scheme in proxies
+                    and not urllib.request.proxy_bypass(parts.hostname),
+                )
+                self._routes[url] = route
+            return route
 
         def _connection(
             self, key: tuple[str, str, int], timeout: float | None
@@ -246,15 +260,6 @@ if BaseHTTPResult is not None:
                     context.load_cert_chain(self._cert)
                 self._tls = context
             return self._tls
-
-        def _through_proxy(self, url: str) -> bool:
-            proxied = self._proxied.get(url)
-            if proxied is None:
-                scheme, host = urlsplit(url).scheme, urlsplit(url).hostname or ""
-                proxies = urllib.request.getproxies()
-                proxied = scheme in proxies and not urllib.request.proxy_bypass(host)
-                self._proxied[url] = proxied
-            return proxied
 
         def _stock(self) -> BaseHTTPTransport:
             if self._fallback is None:
@@ -312,9 +317,7 @@ def keep_alive_supported() -> bool:
     when it is not a tested version.
     """
     return (
-        BaseHTTPTransport is not None
-        and direct_encoding_supported()
-        and transport_package_tested()
+        BaseHTTPTransport is not None and direct_encoding_supported() and transport_package_tested()
     )
 
 

@@ -122,8 +122,8 @@ class PhaseFigures:
     send_lag_p99_ms: float | None
     # The failed requests' answer time from their actual send: the stack's own
     # speed, without the generator's lag (which the figures above include).
-    failed_served_p50_ms: float | None = None
-    failed_served_p99_ms: float | None = None
+    failed_served_p50_ms: float | None
+    failed_served_p99_ms: float | None
 
     @property
     def failed_total(self) -> int:

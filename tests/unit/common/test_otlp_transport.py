@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from opentelemetry.exporter.http.transport._requests import RequestsHTTPTransport
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -264,7 +265,7 @@ def test_the_stock_transport_stays_where_ours_would_differ(monkeypatch):
     monkeypatch.setenv("OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER", "some_provider")
     assert not isinstance(
         otlp_transport.exporter_kwargs(
-            FastOTLPSpanExporter.__mro__[1].__init__, otlp_transport.TRACES, (), {}
+            OTLPSpanExporter.__init__, otlp_transport.TRACES, (), {}
         ).get("_transport"),
         KeepAliveTransport,
     )
